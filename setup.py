@@ -1,0 +1,40 @@
+"""Install mmmtl: ``pip install -e .`` (see tools/setup_env.sh for a fresh machine)."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def read_requirements(name):
+    """Read a requirements file, skipping comments and blank lines."""
+    with open(osp.join(HERE, 'requirements', name)) as f:
+        lines = (line.split('#', 1)[0].strip() for line in f)
+        return [line for line in lines if line]
+
+
+def read_version():
+    scope = {}
+    with open(osp.join(HERE, 'mmmtl', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='mmmtl',
+    version=read_version(),
+    description='Multi-task learning (detection + semantic segmentation) '
+    'for the OpenMMLab stack',
+    long_description=open(osp.join(HERE, 'README.md')).read()
+    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    python_requires='>=3.9',
+    install_requires=read_requirements('runtime.txt'),
+    extras_require={
+        'tests': read_requirements('tests.txt'),
+        # solvers for Nash-MTL / CAGrad (cvxpy) -- see docs
+        'solvers': ['cvxpy', 'quadprog', 'qpsolvers'],
+    },
+    license='Apache License 2.0',
+)
