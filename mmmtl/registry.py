@@ -9,3 +9,11 @@ from mmengine.registry import Registry
 
 #: Task balancers: loss weightings and gradient aggregators (``mmmtl.balancers``).
 BALANCERS = Registry('balancer', scope='mmmtl', locations=['mmmtl.balancers'])
+
+
+def build_balancer(cfg):
+    """Build a balancer from its config, in mmmtl's scope whatever the
+    default scope is (configs run with ``default_scope='mmdet'``)."""
+    cfg = dict(cfg)
+    cfg.setdefault('_scope_', 'mmmtl')
+    return BALANCERS.build(cfg)

@@ -1,0 +1,128 @@
+"""A COCO-format dataset that also carries a semantic segmentation map per image."""
+import os.path as osp
+from typing import List, Optional, Union
+
+from mmdet.datasets import CocoDataset
+from mmdet.datasets.api_wrappers import COCO
+from mmdet.registry import DATASETS
+from mmengine.fileio import get_local_path
+
+
+@DATASETS.register_module()
+class MultiTaskCocoDataset(CocoDataset):
+    """Detection boxes from a COCO instances JSON plus semantic maps (PNG).
+
+    Detection and segmentation have separate class lists: the detection
+    classes are ``metainfo['classes']`` (and ``'palette'``), the segmentation
+    classes ``metainfo['seg_classes']`` (and ``'seg_palette'``). Either list
+    may be left out of ``metainfo`` and is then read from the annotation file:
+    detection classes from its ``categories`` (in id order), segmentation
+    classes from a top-level ``"seg_classes"`` key.
+
+    The semantic map of an image is found, in this order, from
+    ``seg_file_name`` in its ``images`` entry (relative to
+    ``data_prefix['seg']``), or from its ``file_name`` with the extension
+    replaced by ``seg_map_suffix`` when ``data_prefix['seg']`` is set. An
+    image with neither has no segmentation labels. Maps hold label ids
+    ``0 .. len(seg_classes)-1`` and ``seg_ignore_index`` (default 255).
+
+    Args:
+        seg_ignore_index (int): Label id of unlabelled pixels. Default 255.
+        **kwargs: Everything :class:`mmdet.datasets.CocoDataset` takes.
+    """
+
+    METAINFO: dict = dict()
+
+    def __init__(self, *args, seg_ignore_index: int = 255, **kwargs) -> None:
+        self.seg_ignore_index = seg_ignore_index
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        with get_local_path(
+                self.ann_file, backend_args=self.backend_args) as local_path:
+            if not osp.isfile(local_path):
+                raise FileNotFoundError(
+                    f'{type(self).__name__}: annotation file not found: '
+                    f'{self.ann_file}')
+            self.coco = COCO(local_path)
+        self._complete_metainfo(self.coco.dataset)
+
+        self.cat_ids = self.coco.get_cat_ids(
+            cat_names=self.metainfo['classes'])
+        missing = set(self.metainfo['classes']) - {
+            self.coco.cats[i]['name'] for i in self.cat_ids
+        }
+        if missing:
+            raise ValueError(
+                f'{type(self).__name__}: detection classes {sorted(missing)} '
+                f'of metainfo["classes"] are not categories of '
+                f'{self.ann_file}')
+        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+        self.cat_img_map = {k: list(v) for k, v in self.coco.cat_img_map.items()}
+
+        data_list = []
+        for img_id in self.coco.get_img_ids():
+            raw_img_info = self.coco.load_imgs([img_id])[0]
+            raw_img_info['img_id'] = img_id
+            raw_ann_info = self.coco.load_anns(
+                self.coco.get_ann_ids(img_ids=[img_id]))
+            data_list.append(
+                self.parse_data_info(
+                    dict(raw_img_info=raw_img_info,
+                         raw_ann_info=raw_ann_info)))
+        del self.coco
+        return data_list
+
+    def _complete_metainfo(self, coco_dataset: dict) -> None:
+        """Fill in class lists the config left out from the annotation file."""
+        meta = self._metainfo
+        if 'classes' not in meta:
+            cats = sorted(coco_dataset.get('categories', []),
+                          key=lambda c: c['id'])
+            meta['classes'] = tuple(c['name'] for c in cats)
+        if 'seg_classes' not in meta and 'seg_classes' in coco_dataset:
+            meta['seg_classes'] = tuple(coco_dataset['seg_classes'])
+        if 'seg_classes' in meta:
+            meta['seg_classes'] = tuple(meta['seg_classes'])
+            palette = meta.get('seg_palette')
+            if palette is not None and len(palette) < len(meta['seg_classes']):
+                raise ValueError(
+                    f'{type(self).__name__}: metainfo["seg_palette"] has '
+                    f'{len(palette)} colours for '
+                    f'{len(meta["seg_classes"])} seg_classes')
+
+    def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
+        data_info = super().parse_data_info(raw_data_info)
+        img_info = raw_data_info['raw_img_info']
+        seg_prefix = self.data_prefix.get('seg', None)
+        if 'seg_file_name' in img_info:
+            data_info['seg_map_path'] = osp.join(seg_prefix or '',
+                                                 img_info['seg_file_name'])
+        # else: CocoDataset already derived it from file_name when the
+        # 'seg' prefix is set, and left None otherwise.
+        if data_info['seg_map_path'] is not None:
+            if 'seg_classes' not in self._metainfo:
+                raise ValueError(
+                    f'{type(self).__name__}: {self.ann_file} has semantic '
+                    f'maps but no segmentation classes: set '
+                    f'metainfo=dict(seg_classes=...) in the dataset config '
+                    f'or a top-level "seg_classes" key in the annotation file')
+            data_info['num_seg_classes'] = len(self._metainfo['seg_classes'])
+            data_info['seg_ignore_index'] = self.seg_ignore_index
+        # Images may be marked as not annotated for detection (partial labels).
+        data_info['has_det'] = bool(img_info.get('has_det', True))
+        return data_info
+
+    def filter_data(self) -> List[dict]:
+        # An image without boxes still teaches segmentation: only drop it
+        # when it has no semantic map either.
+        if self.test_mode or self.filter_cfg is None:
+            return self.data_list
+        if not self.filter_cfg.get('filter_empty_gt', False):
+            return super().filter_data()
+        min_size = self.filter_cfg.get('min_size', 0)
+        return [
+            info for info in self.data_list
+            if (info['instances'] or info['seg_map_path'] is not None)
+            and min(info['width'], info['height']) >= min_size
+        ]

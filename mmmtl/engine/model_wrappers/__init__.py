@@ -1,0 +1,3 @@
+from .multitask_ddp import MultiTaskDistributedDataParallel
+
+__all__ = ['MultiTaskDistributedDataParallel']

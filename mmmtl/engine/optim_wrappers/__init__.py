@@ -1,0 +1,5 @@
+from .multitask_optim_wrapper import MultiTaskOptimWrapper
+from .multitask_optim_wrapper_constructor import \
+    MultiTaskOptimWrapperConstructor
+
+__all__ = ['MultiTaskOptimWrapper', 'MultiTaskOptimWrapperConstructor']

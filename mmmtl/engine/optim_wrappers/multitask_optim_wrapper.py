@@ -1,0 +1,400 @@
+"""An optim wrapper that balances the tasks of a multi-task model."""
+import math
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.distributed as torch_dist
+from mmdet.registry import OPTIM_WRAPPERS
+from mmengine.dist import get_world_size, is_distributed
+from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from mmmtl.balancers import Balancer
+from mmmtl.registry import build_balancer
+
+JACOBIAN_MODES = ('feature', 'parameter')
+
+
+@OPTIM_WRAPPERS.register_module()
+class MultiTaskOptimWrapper(OptimWrapper):
+    """Turns the per-task losses of an mmmtl model into one optimizer step.
+
+    Built by :class:`MultiTaskOptimWrapperConstructor`, which tells it which
+    parameters are shared (backbone, neck) and which belong to each task,
+    and puts the balancer's own learnable parameters (if any) into the
+    optimizer. The model's ``train_step`` calls :meth:`update_task_params`
+    with each task's loss and the shared features.
+
+    How the update is made depends on the balancer's kind (see
+    :mod:`mmmtl.balancers.base`):
+
+    * loss weighting: one ordinary backward of ``sum_t w_t L_t``;
+    * Gramian weighting / Jacobian aggregation: per-task gradients ``J``,
+      either w.r.t. the shared **features** (``jacobian_mode='feature'``,
+      default: one backward through each head, the Gramian of the feature
+      gradients, then a single backward of ``J^T w`` through the backbone,
+      so the cost is about that of one ordinary backward) or w.r.t. the
+      shared **parameters** (``'parameter'``: one backward through the whole
+      network per task, exact). Each head gets the gradient of its own loss.
+
+    AMP is built in (``amp=True``): autocast in ``dtype`` (``'float16'`` or
+    ``'bfloat16'``) on the model's device, CPU included; with float16 a
+    dynamic loss scaler scales each task's loss, per-task gradients are
+    unscaled before the balancer reads them, and a step whose gradients
+    hold inf/NaN is skipped as in mmengine's ``AmpOptimWrapper``.
+
+    Under distributed training (with :class:`MultiTaskDistributedDataParallel`
+    as model wrapper) the wrapper averages gradients over ranks itself; the
+    balancer reads losses and Gramians reduced over all ranks, so every rank
+    computes the same weights.
+
+    Args:
+        optimizer (Optimizer): The optimizer.
+        balancer (dict | Balancer): The task balancer, e.g.
+            ``dict(type='PCGrad')``. Default: equal weighting.
+        jacobian_mode (str): ``'feature'`` or ``'parameter'``; ignored by
+            loss weightings. A balancer may force one (MGDA-UB: feature).
+        amp (bool): Mixed precision. Default False.
+        dtype (str): Autocast dtype under AMP: ``'float16'`` (default on
+            CUDA) or ``'bfloat16'`` (default on CPU).
+        loss_scale (str | float | dict): ``'dynamic'`` (default), a fixed
+            scale, or kwargs of ``torch.amp.GradScaler``; float16 only.
+        log_cosine (bool): Log the pairwise cosine similarity of task
+            gradients (gradient methods only). Default True.
+        **kwargs: ``accumulative_counts`` and ``clip_grad`` as in
+            mmengine's ``OptimWrapper``.
+    """
+
+    def __init__(self,
+                 optimizer: Optimizer,
+                 balancer: Union[dict, Balancer, None] = None,
+                 jacobian_mode: str = 'feature',
+                 amp: bool = False,
+                 dtype: Optional[str] = None,
+                 loss_scale: Union[str, float, dict] = 'dynamic',
+                 log_cosine: bool = True,
+                 shared_params: Optional[Sequence[nn.Parameter]] = None,
+                 task_params: Optional[Dict[str, Sequence[nn.Parameter]]] = None,
+                 **kwargs) -> None:
+        super().__init__(optimizer, **kwargs)
+        if balancer is None:
+            balancer = dict(type='EqualWeighting')
+        if isinstance(balancer, dict):
+            balancer = build_balancer(balancer)
+        if not isinstance(balancer, Balancer):
+            raise TypeError('optim_wrapper.balancer must be a balancer config '
+                            f'or a Balancer, got {type(balancer).__name__}')
+        self.balancer = balancer
+        forced = getattr(balancer, 'jacobian_mode', None)
+        jacobian_mode = forced or jacobian_mode
+        if jacobian_mode not in JACOBIAN_MODES:
+            raise ValueError(f'optim_wrapper.jacobian_mode must be one of '
+                             f'{JACOBIAN_MODES}, got {jacobian_mode!r}')
+        self.jacobian_mode = jacobian_mode
+        self.log_cosine = log_cosine
+        self.shared_params = list(shared_params or [])
+        self.task_params = {k: list(v) for k, v in (task_params or {}).items()}
+        self.amp = bool(amp)
+        self._dtype_name = dtype
+        self._loss_scale = loss_scale
+        self.loss_scaler: Optional[torch.amp.GradScaler] = None
+        self._scaler_state: Optional[dict] = None
+        self._skipped_steps = 0
+
+    # ------------------------------------------------------------------
+    # set-up helpers
+    # ------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        if self.shared_params:
+            return self.shared_params[0].device
+        return self.param_groups[0]['params'][0].device
+
+    @property
+    def cast_dtype(self) -> torch.dtype:
+        name = self._dtype_name or (
+            'float16' if self.device.type == 'cuda' else 'bfloat16')
+        if name not in ('float16', 'bfloat16'):
+            raise ValueError("optim_wrapper.dtype must be 'float16' or "
+                             f"'bfloat16', got {name!r}")
+        return getattr(torch, name)
+
+    def _ensure_scaler(self) -> None:
+        """Create the loss scaler lazily (the model's device is known then)."""
+        if not self.amp or self.cast_dtype != torch.float16 \
+                or self.loss_scaler is not None:
+            return
+        device = self.device.type
+        ls = self._loss_scale
+        if ls == 'dynamic':
+            scaler = torch.amp.GradScaler(device)
+        elif isinstance(ls, (int, float)):
+            scaler = torch.amp.GradScaler(
+                device, init_scale=float(ls), growth_factor=1.0,
+                backoff_factor=1.0)
+        elif isinstance(ls, dict):
+            scaler = torch.amp.GradScaler(device, **ls)
+        else:
+            raise TypeError("optim_wrapper.loss_scale must be 'dynamic', a "
+                            f'number or a dict, got {ls!r}')
+        if self._scaler_state is not None:
+            scaler.load_state_dict(self._scaler_state)
+            self._scaler_state = None
+        self.loss_scaler = scaler
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        with super().optim_context(model):
+            if self.amp:
+                with torch.autocast(device_type=self.device.type,
+                                    dtype=self.cast_dtype):
+                    yield
+            else:
+                yield
+
+    # ------------------------------------------------------------------
+    # the update
+    # ------------------------------------------------------------------
+    def update_task_params(self, task_losses: Dict[str, Tensor],
+                           shared_features: Sequence[Tensor],
+                           task_names: Optional[Sequence[str]] = None
+                           ) -> Dict[str, Tensor]:
+        """Backward of the balanced task losses, then step when due.
+
+        Args:
+            task_losses: Task name -> that task's total loss (scalar). Tasks
+                with no labelled sample in this batch are absent.
+            shared_features: The shared features every task read.
+            task_names: All the model's tasks (for logging weights of absent
+                tasks as 0).
+
+        Returns:
+            dict: Values to log (combined loss, task weights, cosines).
+        """
+        if not self.shared_params:
+            raise RuntimeError(
+                'MultiTaskOptimWrapper does not know the shared parameters: '
+                "build it with optim_wrapper=dict(type='MultiTaskOptimWrapper',"
+                " constructor='MultiTaskOptimWrapperConstructor', ...)")
+        self._ensure_scaler()
+        names = [n for n in (task_names or task_losses) if n in task_losses]
+        logs: Dict[str, Tensor] = {}
+        if names:
+            losses = torch.stack([task_losses[n].float() for n in names])
+            global_losses = self._mean_over_ranks(losses.detach())
+            if self.balancer.requires == 'losses':
+                weights = self._backward_weighted(names, losses, global_losses)
+            else:
+                weights = self._backward_balanced(names, losses,
+                                                  shared_features,
+                                                  global_losses, logs)
+            logs['loss'] = (weights.detach() * losses.detach()).sum()
+            for name, w in zip(names, weights.detach()):
+                logs[f'weight.{name}'] = w
+        else:
+            logs['loss'] = torch.zeros((), device=self.device)
+        self._inner_count += 1
+        if self.should_update():
+            self._sync_grads()
+            self.step()
+            self.zero_grad()
+        self._log_to_message_hub(logs)
+        return logs
+
+    def _accumulation_factor(self) -> float:
+        """1 / (number of micro-steps in this accumulation window)."""
+        if self._accumulative_counts == 1:
+            return 1.0
+        if self._inner_count < self._max_counts - self._remainder_counts:
+            return 1.0 / self._accumulative_counts
+        return 1.0 / self._remainder_counts
+
+    def _loss_multiplier(self) -> float:
+        scale = self.loss_scaler.get_scale() if self.loss_scaler else 1.0
+        return scale * self._accumulation_factor()
+
+    def _backward_weighted(self, names: List[str], losses: Tensor,
+                           global_losses: Tensor) -> Tensor:
+        """Loss weighting: one backward of sum_t w_t L_t (+ regularizer)."""
+        weights = self.balancer.weigh(global_losses).to(losses.device)
+        total = (weights * losses).sum()
+        reg = self.balancer.regularizer()
+        if reg is not None:
+            total = total + reg
+        (total * self._loss_multiplier()).backward()
+        return weights
+
+    def _backward_balanced(self, names: List[str], losses: Tensor,
+                           features: Sequence[Tensor], global_losses: Tensor,
+                           logs: dict) -> Tensor:
+        """Gradient methods: per-task gradients, balancer, one combination."""
+        feature_mode = self.jacobian_mode == 'feature'
+        shared: List[Tensor] = list(features) if feature_mode \
+            else [p for p in self.shared_params if p.requires_grad]
+        mult = self._loss_multiplier()
+        rows, head_grads = [], []
+        for i, name in enumerate(names):
+            own = [p for p in self.task_params.get(name, ())
+                   if p.requires_grad]
+            grads = torch.autograd.grad(
+                losses[i] * mult, shared + own, retain_graph=True,
+                allow_unused=True)
+            rows.append(torch.cat([
+                (g if g is not None else torch.zeros_like(s)).reshape(-1)
+                for g, s in zip(grads[:len(shared)], shared)
+            ]).float() / mult)
+            head_grads.append(list(zip(own, grads[len(shared):])))
+        jacobian = torch.stack(rows)
+        if not torch.isfinite(jacobian).all():
+            # fp16 overflow: leave the weights neutral; the scaler will see
+            # the inf gradients and skip this step.
+            weights = torch.ones(len(names), device=jacobian.device)
+            update = jacobian.sum(0)
+        else:
+            weights, update = self._combine(names, losses, global_losses,
+                                            jacobian, feature_mode, logs)
+        weights = weights.to(jacobian.device)
+        # heads: the gradient of their own loss (weighted for GradNorm-like)
+        for w, pairs in zip(weights, head_grads):
+            scale = float(w) if self.balancer.weights_heads else 1.0
+            for p, g in pairs:
+                if g is None:
+                    continue
+                g = g * scale
+                p.grad = g if p.grad is None else p.grad + g
+        # shared part: J^T w, through the backbone in feature mode
+        update = update * mult
+        offset = 0
+        if feature_mode:
+            grad_tensors = []
+            for f in shared:
+                n = f.numel()
+                grad_tensors.append(
+                    update[offset:offset + n].view_as(f).to(f.dtype))
+                offset += n
+            torch.autograd.backward(shared, grad_tensors)
+        else:
+            for p in shared:
+                n = p.numel()
+                g = update[offset:offset + n].view_as(p).to(p.dtype)
+                p.grad = g if p.grad is None else p.grad + g
+                offset += n
+        return weights
+
+    def _combine(self, names: List[str], losses: Tensor,
+                 global_losses: Tensor, jacobian: Tensor, feature_mode: bool,
+                 logs: dict) -> Tuple[Tensor, Tensor]:
+        """Weights and the shared update ``J^T w`` from the balancer."""
+        world = get_world_size() if is_distributed() else 1
+        if self.balancer.requires == 'jacobian':
+            if world > 1 and not feature_mode:
+                # the balancer must see the global-batch parameter gradients
+                # (feature gradients belong to each rank's own samples)
+                jacobian = jacobian.clone()
+                torch_dist.all_reduce(jacobian)
+                jacobian.div_(world)
+            update = self.balancer.aggregate(global_losses, jacobian)
+            gramian = jacobian @ jacobian.T
+            weights = torch.ones(len(losses), device=jacobian.device)
+        else:
+            gramian = jacobian @ jacobian.T
+            if world > 1:
+                if feature_mode:
+                    # features are per sample: the global Gramian of the
+                    # mean loss is the sum of local ones / world^2
+                    torch_dist.all_reduce(gramian)
+                    gramian.div_(world * world)
+                else:
+                    # parameter gradients are averaged over ranks: reduce
+                    # the gradients, then take the Gramian
+                    jacobian = jacobian.clone()
+                    torch_dist.all_reduce(jacobian)
+                    jacobian.div_(world)
+                    gramian = jacobian @ jacobian.T
+            weights = self.balancer.weigh(global_losses, gramian.double())
+            weights = weights.to(jacobian.dtype)
+            # feature mode: the local J^T w, averaged over ranks with the
+            # parameter gradients; parameter mode: already the global one
+            update = weights @ jacobian
+        if self.log_cosine:
+            norms = gramian.diagonal().clamp(min=1e-30).sqrt()
+            cos = gramian / (norms[:, None] * norms[None, :])
+            for a in range(len(names)):
+                for b in range(a + 1, len(names)):
+                    logs[f'cos.{names[a]}-{names[b]}'] = cos[a, b].detach()
+        return weights, update
+
+    # ------------------------------------------------------------------
+    # distributed, step, state
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _mean_over_ranks(values: Tensor) -> Tensor:
+        if not is_distributed() or get_world_size() == 1:
+            return values
+        values = values.clone()
+        torch_dist.all_reduce(values)
+        return values / get_world_size()
+
+    def _all_params(self) -> List[nn.Parameter]:
+        return [p for group in self.optimizer.param_groups
+                for p in group['params']]
+
+    def _sync_grads(self) -> None:
+        """Average gradients over ranks (the DDP reducer is bypassed)."""
+        if not is_distributed() or get_world_size() == 1:
+            return
+        params = [p for p in self._all_params() if p.requires_grad]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p)
+                 for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch_dist.all_reduce(flat)
+        flat.div_(get_world_size())
+        offset = 0
+        for p, g in zip(params, grads):
+            n = g.numel()
+            p.grad = flat[offset:offset + n].view_as(p).to(p.dtype)
+            offset += n
+
+    def step(self, **kwargs) -> None:
+        if self.loss_scaler is None:
+            super().step(**kwargs)
+            return
+        self.loss_scaler.unscale_(self.optimizer)
+        if self.clip_grad_kwargs:
+            self._clip_grad()
+        scale_before = self.loss_scaler.get_scale()
+        self.loss_scaler.step(self.optimizer, **kwargs)
+        self.loss_scaler.update()
+        if self.loss_scaler.get_scale() < scale_before:
+            self._skipped_steps += 1
+
+    def _log_to_message_hub(self, logs: Dict[str, Tensor]) -> None:
+        hub = MessageHub.get_current_instance()
+        for key, value in logs.items():
+            if key.startswith(('weight.', 'cos.')):
+                hub.update_scalar(f'train/{key}', float(value))
+        if self.loss_scaler is not None:
+            hub.update_scalar('train/loss_scale', self.loss_scaler.get_scale())
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state['balancer'] = self.balancer.state_dict()
+        if self.loss_scaler is not None:
+            state['loss_scaler'] = self.loss_scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        balancer_state = state_dict.pop('balancer', None)
+        scaler_state = state_dict.pop('loss_scaler', None)
+        if balancer_state is not None:
+            self.balancer.load_state_dict(balancer_state)
+        if scaler_state is not None:
+            if self.loss_scaler is not None:
+                self.loss_scaler.load_state_dict(scaler_state)
+            else:
+                self._scaler_state = scaler_state
+        super().load_state_dict(state_dict)

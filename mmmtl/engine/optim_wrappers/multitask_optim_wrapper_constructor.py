@@ -1,0 +1,68 @@
+"""Builds a MultiTaskOptimWrapper that knows the model's shared and task parameters."""
+from typing import Optional
+
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
+from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
+from torch import nn
+
+from mmmtl.registry import build_balancer
+
+
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
+class MultiTaskOptimWrapperConstructor(DefaultOptimWrapperConstructor):
+    """Constructor for :class:`MultiTaskOptimWrapper`.
+
+    On top of mmengine's default constructor (``paramwise_cfg`` included) it
+
+    * builds the balancer with the model's number of tasks;
+    * adds the balancer's learnable parameters (e.g. uncertainty
+      log-variances) to the optimizer as their own param group, without
+      weight decay;
+    * tells the wrapper which parameters are shared (``backbone``, ``neck``:
+      the model's ``shared_modules()``) and which belong to each task.
+
+    The model must have ``tasks`` (an ``nn.ModuleDict``) and
+    ``shared_modules()``, as :class:`MultiTaskDetector` does.
+    """
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        if hasattr(model, 'module'):
+            model = model.module
+        if not (hasattr(model, 'tasks') and hasattr(model, 'shared_modules')):
+            raise TypeError(
+                'MultiTaskOptimWrapperConstructor needs a multi-task model '
+                '(with `tasks` and `shared_modules()`, e.g. MultiTaskDetector)'
+                f', got {type(model).__name__}')
+        cfg = self.optim_wrapper_cfg.copy()
+        wrapper_type = cfg.get('type', 'OptimWrapper')
+        wrapper_cls = OPTIM_WRAPPERS.get(wrapper_type)
+        if wrapper_cls is None or not hasattr(wrapper_cls,
+                                              'update_task_params'):
+            raise TypeError(
+                f'MultiTaskOptimWrapperConstructor builds task-balancing optim '
+                f"wrappers; optim_wrapper.type={wrapper_type!r} is not one")
+        balancer_cfg = cfg.pop('balancer', None) or dict(type='EqualWeighting')
+        balancer = build_balancer(
+            dict(balancer_cfg, num_tasks=len(model.tasks)))
+
+        # the default constructor builds wrapper + optimizer over the model
+        self.optim_wrapper_cfg = dict(cfg, balancer=balancer)
+        try:
+            optim_wrapper = self._build(model, balancer)
+        finally:
+            self.optim_wrapper_cfg = cfg
+        return optim_wrapper
+
+    def _build(self, model: nn.Module, balancer: nn.Module) -> OptimWrapper:
+        optim_wrapper = super().__call__(model)
+        extra = [p for p in balancer.parameters() if p.requires_grad]
+        if extra:
+            optim_wrapper.optimizer.add_param_group(
+                dict(params=extra, weight_decay=0.0))
+        shared = [p for m in model.shared_modules() for p in m.parameters()]
+        optim_wrapper.shared_params = shared
+        optim_wrapper.task_params = {
+            name: list(task.parameters())
+            for name, task in model.tasks.items()
+        }
+        return optim_wrapper

@@ -1,0 +1,3 @@
+from .seg_iou_metric import SegIoUMetric
+
+__all__ = ['SegIoUMetric']

@@ -1,0 +1,3 @@
+from .multitask_detector import MultiTaskDetector
+
+__all__ = ['MultiTaskDetector']

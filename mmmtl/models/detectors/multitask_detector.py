@@ -1,0 +1,147 @@
+"""One shared backbone (and neck) feeding several task heads."""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple, Union
+
+from mmdet.models.detectors.base import BaseDetector
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.models.utils import samplelist_boxtype2tensor
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.optim import OptimWrapper
+from torch import Tensor, nn
+
+Features = Tuple[Tensor, ...]
+
+
+@MODELS.register_module()
+class MultiTaskDetector(BaseDetector):
+    """A detector that also segments (and does whatever other tasks it holds).
+
+    ``backbone`` and ``neck`` are shared; ``tasks`` maps a task name to a
+    task module (:class:`DetectionTask`, :class:`SemanticSegmentationTask`
+    or one of your own, see :class:`BaseTask`). Data path::
+
+        inputs -> backbone -> neck -> shared features -> each task's head
+               -> per-task losses -> optim wrapper (balancer) -> optimizer
+
+    ``loss()`` returns the losses of all tasks with the task name as prefix
+    (``det.loss_cls``, ``seg.loss_ce``), so mmengine's ordinary
+    ``OptimWrapper`` trains the sum (equal weighting) and mmdet's own
+    ``tools/train.py`` works with ``custom_imports=dict(imports=['mmmtl'])``.
+    With a :class:`MultiTaskOptimWrapper`, ``train_step`` hands it the
+    per-task losses and the shared features instead, and the wrapper's
+    balancer turns them into one update.
+
+    Args:
+        backbone (dict): Shared backbone.
+        tasks (dict): Task name -> task module config. Names must not
+            contain '.'.
+        neck (dict, optional): Shared neck.
+        data_preprocessor (dict, optional): Usually ``DetDataPreprocessor``.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 tasks: Dict[str, ConfigType],
+                 neck: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(tasks, dict) or not tasks:
+            raise ValueError(
+                'MultiTaskDetector: `tasks` must be a non-empty dict of task '
+                f'name -> task config, got {tasks!r}')
+        for name in tasks:
+            if not isinstance(name, str) or not name or '.' in name:
+                raise ValueError(
+                    f'MultiTaskDetector: task name {name!r} in `tasks` must be '
+                    'a non-empty string without "."')
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        self.tasks = nn.ModuleDict(
+            {name: MODELS.build(cfg) for name, cfg in tasks.items()})
+
+    @property
+    def task_names(self) -> List[str]:
+        return list(self.tasks.keys())
+
+    def shared_modules(self) -> List[nn.Module]:
+        """The modules every task's loss flows through (backbone, neck)."""
+        return [self.backbone] + ([self.neck] if self.with_neck else [])
+
+    def extract_feat(self, batch_inputs: Tensor) -> Features:
+        """Shared features: the neck's outputs (or the backbone's)."""
+        x = self.backbone(batch_inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return tuple(x)
+
+    def task_losses(self, feats: Features,
+                    batch_data_samples: SampleList) -> Dict[str, dict]:
+        """Task name -> that task's loss dict (empty if no sample has its labels)."""
+        return {
+            name: task.loss(feats, batch_data_samples)
+            for name, task in self.tasks.items()
+        }
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        feats = self.extract_feat(batch_inputs)
+        losses = {}
+        for name, task_loss in self.task_losses(
+                feats, batch_data_samples).items():
+            losses.update(
+                {f'{name}.{key}': value
+                 for key, value in task_loss.items()})
+        return losses
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        feats = self.extract_feat(batch_inputs)
+        for task in self.tasks.values():
+            task.predict(feats, batch_data_samples, rescale=rescale)
+        samplelist_boxtype2tensor(batch_data_samples)
+        return batch_data_samples
+
+    def _forward(self,
+                 batch_inputs: Tensor,
+                 batch_data_samples: Optional[SampleList] = None) -> tuple:
+        """Raw head outputs, one entry per task in ``tasks`` order."""
+        feats = self.extract_feat(batch_inputs)
+        return tuple(task(feats) for task in self.tasks.values())
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """One training step.
+
+        With an ordinary optim wrapper this is mmengine's step (the sum of
+        all losses). With a task-balancing wrapper (one that has
+        ``update_task_params``) the wrapper gets each task's loss and the
+        shared features, and does the backward pass(es) and the step.
+        """
+        if not hasattr(optim_wrapper, 'update_task_params'):
+            return super().train_step(data, optim_wrapper)
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            feats = self.extract_feat(data['inputs'])
+            per_task = self.task_losses(feats, data['data_samples'])
+        task_totals: Dict[str, Tensor] = OrderedDict()
+        log_vars: Dict[str, Tensor] = OrderedDict()
+        for name, task_loss in per_task.items():
+            if not task_loss:
+                continue
+            total, task_logs = self.parse_losses(task_loss)
+            task_totals[name] = total
+            log_vars[f'{name}.loss'] = task_logs.pop('loss')
+            log_vars.update(
+                (f'{name}.{k}', v) for k, v in task_logs.items())
+        log_vars.update(
+            optim_wrapper.update_task_params(
+                task_totals, shared_features=feats,
+                task_names=self.task_names))
+        return log_vars

@@ -1,0 +1,76 @@
+"""A task: one head (and optionally its own neck) on the shared features."""
+from abc import ABCMeta, abstractmethod
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmengine.model import BaseModule
+from torch import Tensor
+
+Features = Tuple[Tensor, ...]
+
+
+class BaseTask(BaseModule, metaclass=ABCMeta):
+    """Base of the task modules of :class:`MultiTaskDetector`.
+
+    A task reads the shared features (the neck's outputs, or the backbone's
+    when the model has no shared neck), optionally through a neck of its own
+    (soft sharing), and
+
+    * ``loss(feats, data_samples)`` returns its loss dict, computed only on
+      the samples that carry its labels (see :meth:`is_labeled`);
+    * ``predict(feats, data_samples, rescale)`` writes its predictions into
+      the data samples;
+    * ``forward(feats)`` returns the head's raw outputs.
+
+    Args:
+        neck (dict, optional): A task-specific neck on the shared features.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self, neck: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.neck = MODELS.build(neck) if neck is not None else None
+
+    def task_features(self, feats: Features) -> Features:
+        """The features this task's head reads."""
+        return tuple(self.neck(feats)) if self.neck is not None else feats
+
+    @abstractmethod
+    def is_labeled(self, data_sample: DetDataSample) -> bool:
+        """Whether ``data_sample`` carries labels for this task."""
+
+    @abstractmethod
+    def loss_on_labeled(self, feats: Features,
+                        data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
+        """Loss on a batch in which every sample carries this task's labels."""
+
+    @abstractmethod
+    def predict(self, feats: Features, data_samples: List[DetDataSample],
+                rescale: bool = True) -> None:
+        """Write this task's predictions into ``data_samples``."""
+
+    @abstractmethod
+    def forward(self, feats: Features):
+        """The head's raw outputs (no post-processing)."""
+
+    def loss(self, feats: Features,
+             data_samples: Sequence[DetDataSample]) -> Dict[str, Tensor]:
+        """Loss over the samples that carry this task's labels.
+
+        Samples without them are left out of the batch (their features are
+        not seen by the head), so a missing label is neither read as "no
+        objects" nor as "all pixels ignored". A batch with no labelled
+        sample gives an empty dict: the task contributes nothing this step.
+        """
+        keep = [i for i, s in enumerate(data_samples) if self.is_labeled(s)]
+        if not keep:
+            return {}
+        if len(keep) < len(data_samples):
+            index = torch.as_tensor(keep, device=feats[0].device)
+            feats = tuple(f.index_select(0, index) for f in feats)
+            data_samples = [data_samples[i] for i in keep]
+        return self.loss_on_labeled(self.task_features(feats),
+                                    list(data_samples))

@@ -1,0 +1,52 @@
+"""Object detection with any mmdet single-stage dense head."""
+from typing import Dict, List, Optional
+
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+from mmdet.utils import ConfigType, OptConfigType
+from torch import Tensor
+
+from .base_task import BaseTask, Features
+
+
+@MODELS.register_module()
+class DetectionTask(BaseTask):
+    """Detection with a single-stage mmdet head (RetinaHead, FCOSHead, ATSS...).
+
+    Args:
+        head (dict): The dense head config, as ``bbox_head`` of an mmdet
+            single-stage detector.
+        train_cfg (dict, optional): The detector's ``train_cfg`` (assigner,
+            sampler...).
+        test_cfg (dict, optional): The detector's ``test_cfg`` (NMS...).
+        neck (dict, optional): A neck of this task's own (soft sharing).
+    """
+
+    def __init__(self,
+                 head: ConfigType,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 neck: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(neck=neck, init_cfg=init_cfg)
+        head = dict(head)
+        head.update(train_cfg=train_cfg, test_cfg=test_cfg)
+        self.head = MODELS.build(head)
+
+    def is_labeled(self, data_sample: DetDataSample) -> bool:
+        return bool(data_sample.metainfo.get('has_det', True)) \
+            and 'gt_instances' in data_sample
+
+    def loss_on_labeled(self, feats: Features,
+                        data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
+        return self.head.loss(feats, data_samples)
+
+    def predict(self, feats: Features, data_samples: List[DetDataSample],
+                rescale: bool = True) -> None:
+        results = self.head.predict(
+            self.task_features(feats), data_samples, rescale=rescale)
+        for sample, pred in zip(data_samples, results):
+            sample.pred_instances = pred
+
+    def forward(self, feats: Features):
+        return self.head(self.task_features(feats))

@@ -1,0 +1,29 @@
+"""Config edits shared by the tools."""
+from mmengine.config import Config
+
+
+def enable_amp(cfg: Config) -> Config:
+    """Turn on mixed precision without losing a custom optim wrapper.
+
+    mmdet's ``tools/train.py --amp`` replaces ``optim_wrapper.type`` with
+    ``AmpOptimWrapper``, which would silently drop a task-balancing wrapper
+    and its balancer. Here a wrapper with built-in AMP (``amp`` argument,
+    as :class:`MultiTaskOptimWrapper`) keeps its type and gets ``amp=True``;
+    only a plain ``OptimWrapper`` becomes ``AmpOptimWrapper``.
+    """
+    wrapper = cfg.optim_wrapper
+    wtype = wrapper.get('type', 'OptimWrapper')
+    if wtype in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+        return cfg
+    if wtype in ('OptimWrapper', 'mmengine.OptimWrapper'):
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+        return cfg
+    from mmdet.registry import OPTIM_WRAPPERS
+    cls = OPTIM_WRAPPERS.get(wtype)
+    if cls is None or 'amp' not in cls.__init__.__code__.co_varnames:
+        raise ValueError(
+            f'--amp: optim_wrapper.type={wtype!r} has no built-in AMP and is '
+            'not OptimWrapper; set mixed precision in its config instead')
+    wrapper.amp = True
+    return cfg

@@ -1,0 +1,3 @@
+from .multitask_visualizer import MultiTaskVisualizer
+
+__all__ = ['MultiTaskVisualizer']

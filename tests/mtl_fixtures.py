@@ -1,0 +1,164 @@
+"""Helpers shared by the tests: a tiny model config, pipelines, batches."""
+import copy
+import os.path as osp
+
+import torch
+
+import mmmtl  # noqa: F401  (registers everything)
+from mmdet.utils import register_all_modules
+
+register_all_modules(init_default_scope=True)
+DET_CLASSES = ("circle", "square", "triangle", "star")  # noqa
+SEG_CLASSES = ("sky", "grass", "water", "road") + DET_CLASSES  # noqa
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_SIZE = (64, 64)
+
+
+def tiny_model_cfg(num_det=len(DET_CLASSES), num_seg=len(SEG_CLASSES),
+                   det_head='RetinaHead', seg_head='FPNHead'):
+    """A small MultiTaskDetector config (8-channel ResNet-18, 16-ch FPN)."""
+    ch = 16
+    if det_head == 'RetinaHead':
+        head = dict(
+            type='RetinaHead', num_classes=num_det, in_channels=ch,
+            stacked_convs=1, feat_channels=ch,
+            anchor_generator=dict(type='AnchorGenerator', octave_base_scale=2,
+                                  scales_per_octave=2, ratios=[1.0],
+                                  strides=[8, 16, 32, 64]),
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder',
+                            target_means=[.0] * 4, target_stds=[1.0] * 4),
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                          alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='L1Loss', loss_weight=1.0))
+        train_cfg = dict(
+            assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                          neg_iou_thr=0.4, min_pos_iou=0, ignore_iof_thr=-1),
+            sampler=dict(type='PseudoSampler'), allowed_border=-1,
+            pos_weight=-1, debug=False)
+    elif det_head == 'FCOSHead':
+        head = dict(
+            type='FCOSHead', num_classes=num_det, in_channels=ch,
+            stacked_convs=1, feat_channels=ch, strides=[8, 16, 32, 64],
+            norm_cfg=dict(type='GN', num_groups=4, requires_grad=True),
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                          alpha=0.25, loss_weight=1.0),
+            loss_bbox=dict(type='IoULoss', loss_weight=1.0),
+            loss_centerness=dict(type='CrossEntropyLoss', use_sigmoid=True,
+                                 loss_weight=1.0))
+        train_cfg = dict(assigner=dict(type='MaxIoUAssigner', pos_iou_thr=0.5,
+                                       neg_iou_thr=0.4, min_pos_iou=0,
+                                       ignore_iof_thr=-1),
+                         allowed_border=-1, pos_weight=-1, debug=False)
+    else:
+        raise ValueError(det_head)
+    if seg_head == 'FPNHead':
+        seg = dict(type='FPNHead', in_channels=[ch] * 3, in_index=[0, 1, 2],
+                   feature_strides=[8, 16, 32], channels=ch,
+                   dropout_ratio=0.0, num_classes=num_seg,
+                   norm_cfg=dict(type='GN', num_groups=4, requires_grad=True),
+                   align_corners=False,
+                   loss_decode=dict(type='CrossEntropyLoss',
+                                    use_sigmoid=False, loss_weight=1.0))
+    elif seg_head == 'UPerHead':
+        seg = dict(type='UPerHead', in_channels=[ch] * 4,
+                   in_index=[0, 1, 2, 3], pool_scales=(1, 2), channels=ch,
+                   dropout_ratio=0.0, num_classes=num_seg,
+                   norm_cfg=dict(type='GN', num_groups=4, requires_grad=True),
+                   align_corners=False,
+                   loss_decode=dict(type='CrossEntropyLoss',
+                                    use_sigmoid=False, loss_weight=1.0))
+    else:
+        raise ValueError(seg_head)
+    return dict(
+        type='MultiTaskDetector',
+        data_preprocessor=dict(
+            type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_size_divisor=32),
+        backbone=dict(type='ResNet', depth=18, base_channels=8,
+                      stem_channels=8, out_indices=(0, 1, 2, 3),
+                      norm_cfg=dict(type='GN', num_groups=4,
+                                    requires_grad=True),
+                      style='pytorch'),
+        neck=dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=ch,
+                  start_level=1, add_extra_convs='on_input', num_outs=4),
+        tasks=dict(
+            det=dict(type='DetectionTask', head=head, train_cfg=train_cfg,
+                     test_cfg=dict(nms_pre=100, min_bbox_size=0,
+                                   score_thr=0.05,
+                                   nms=dict(type='nms', iou_threshold=0.5),
+                                   max_per_img=50)),
+            seg=dict(type='SemanticSegmentationTask', head=seg)))
+
+
+def train_pipeline():
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadMultiTaskAnnotations', with_bbox=True, with_seg=True),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackMultiTaskInputs'),
+    ]
+
+
+def val_pipeline():
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=TINY_SIZE, keep_ratio=True),
+        dict(type='LoadMultiTaskAnnotations', with_bbox=True, with_seg=True),
+        dict(type='PackMultiTaskInputs'),
+    ]
+
+
+def dataset_cfg(root, split, pipeline=None, **kwargs):
+    return dict(
+        type='SyntheticMultiTaskDataset', data_root=root,
+        ann_file=f'annotations/instances_{split}.json',
+        data_prefix=dict(img=f'images/{split}/', seg=f'seg_maps/{split}/'),
+        pipeline=pipeline if pipeline is not None else
+        (train_pipeline() if split == 'train' else val_pipeline()),
+        test_mode=split != 'train', **kwargs)
+
+
+def batch_from(dataset, indices):
+    """A collated batch (as the dataloader gives it) of dataset items."""
+    from mmengine.dataset import pseudo_collate
+    return pseudo_collate([dataset[i] for i in indices])
+
+
+torch.set_num_threads(2)
+
+
+def random_batch(n=3, size=(64, 64), seed=0, num_det=4, num_seg=8):
+    """A collated batch made in memory: images, 1-3 boxes, a seg map each.
+
+    The seg map paints each box's area with its class (stuff elsewhere), so
+    the two tasks are related, as in real scenes.
+    """
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.bbox import HorizontalBoxes
+    from mmengine.structures import InstanceData, PixelData
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    inputs, samples = [], []
+    for _ in range(n):
+        img = torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)
+        seg = torch.randint(0, num_seg - num_det, (1, 1), generator=g).item()
+        seg = torch.full((1, h, w), seg, dtype=torch.uint8)
+        k = int(torch.randint(1, 4, (1, ), generator=g))
+        xy = torch.rand(k, 2, generator=g) * torch.tensor([w * 0.6, h * 0.6])
+        wh = 8 + torch.rand(k, 2, generator=g) * torch.tensor([w, h]) * 0.3
+        boxes = torch.cat([xy, xy + wh], 1)
+        labels = torch.randint(0, num_det, (k, ), generator=g)
+        for box, label in zip(boxes.round().long(), labels):
+            x1, y1, x2, y2 = box.tolist()
+            seg[:, y1:y2, x1:x2] = num_seg - num_det + int(label)
+            img[:, y1:y2, x1:x2] = (40 * (int(label) + 1)) % 256
+        s = DetDataSample(metainfo=dict(
+            img_shape=size, ori_shape=size, scale_factor=(1.0, 1.0),
+            pad_shape=size, has_det=True))
+        s.gt_instances = InstanceData(bboxes=HorizontalBoxes(boxes),
+                                      labels=labels)
+        s.gt_sem_seg = PixelData(sem_seg=seg)
+        inputs.append(img)
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)

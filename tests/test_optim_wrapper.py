@@ -1,0 +1,205 @@
+"""MultiTaskOptimWrapper: the update each kind of balancer asks for.
+
+The balancers here are test-local with simple, known rules, so the checks
+are on the wrapper's machinery: which gradients reach which parameters.
+"""
+import copy
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.optim import build_optim_wrapper
+
+from mmmtl.balancers import GramianWeighting, LossWeighting
+from mmmtl.registry import BALANCERS
+from mtl_fixtures import random_batch, tiny_model_cfg
+
+
+@BALANCERS.register_module(force=True)
+class _TestLossWeights(LossWeighting):
+    """w = (1, 2, ...)."""
+
+    def weigh(self, losses):
+        return torch.arange(1, len(losses) + 1, dtype=losses.dtype)
+
+
+@BALANCERS.register_module(force=True)
+class _TestGramianWeights(GramianWeighting):
+    """w_t = 1 / ||g_t|| (normalised gradients): depends on the Gramian."""
+
+    last_gramian = None
+
+    def weigh(self, losses, gramian):
+        type(self).last_gramian = gramian.clone()
+        return 1.0 / gramian.diagonal().sqrt()
+
+
+@pytest.fixture(scope='module')
+def batch():
+    return random_batch(3)
+
+
+def _model():
+    torch.manual_seed(0)
+    cfg = tiny_model_cfg()
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def _wrapper(model, balancer, **kwargs):
+    return build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.0),
+        balancer=dict(type=balancer), **kwargs))
+
+
+def _task_losses(model, batch):
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    feats = model.extract_feat(data['inputs'])
+    per_task = model.task_losses(feats, data['data_samples'])
+    return {k: model.parse_losses(v)[0] for k, v in per_task.items()}, feats
+
+
+def _grads(model, params=None):
+    params = list(params if params is not None else model.parameters())
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+            for p in params]
+
+
+def _reference_param_grads(model, batch):
+    """Per-task gradients of every parameter, by plain backward passes."""
+    out = {}
+    for name in model.task_names:
+        model.zero_grad()
+        losses, _ = _task_losses(model, batch)
+        losses[name].backward()
+        out[name] = _grads(model)
+    model.zero_grad()
+    return out
+
+
+def assert_grads_close(got, want, rel=2e-4):
+    """Equal up to float32 summation order: relative to the tensor's norm."""
+    err = (got - want).norm()
+    assert err <= rel * want.norm() + 1e-9, (float(err), float(want.norm()))
+
+
+def _run_step(model, wrapper, batch):
+    """The model's train_step, but keep gradients (lr=0, no zero_grad)."""
+    wrapper.zero_grad = lambda **kw: None
+    model.train_step(copy.deepcopy(batch), wrapper)
+    return _grads(model)
+
+
+def test_loss_weighting_is_one_backward_of_the_weighted_sum(batch):
+    model = _model()
+    ref = _reference_param_grads(model, batch)
+    got = _run_step(model, _wrapper(model, '_TestLossWeights'), batch)
+    for r_det, r_seg, g in zip(ref['det'], ref['seg'], got):
+        assert_grads_close(g, 1 * r_det + 2 * r_seg)
+
+
+def test_parameter_mode_is_exact(batch):
+    """Shared grads = sum_t w_t g_t with w from the parameter Gramian; each
+    head gets its own loss's gradient unweighted."""
+    model = _model()
+    ref = _reference_param_grads(model, batch)
+    got = _run_step(model, _wrapper(model, '_TestGramianWeights',
+                                    jacobian_mode='parameter'), batch)
+    shared = {id(p) for m in model.shared_modules() for p in m.parameters()}
+    params = list(model.parameters())
+    flat = {t: torch.cat([g.reshape(-1) for p, g in zip(params, ref[t])
+                          if id(p) in shared]) for t in ref}
+    w = {t: 1.0 / flat[t].norm() for t in flat}
+    gram = _TestGramianWeights.last_gramian
+    torch.testing.assert_close(gram[0, 0].float(), flat['det'].norm()**2,
+                               rtol=1e-4, atol=0)
+    for p, r_det, r_seg, g in zip(params, ref['det'], ref['seg'], got):
+        want = (w['det'] * r_det + w['seg'] * r_seg) if id(p) in shared \
+            else r_det + r_seg
+        assert_grads_close(g, want)
+
+
+def test_feature_mode_uses_the_feature_gramian_and_one_backbone_pass(batch):
+    """Shared grads = sum_t w_t g_t with w from the Gramian of the gradients
+    w.r.t. the shared features (the FPN outputs)."""
+    model = _model()
+    ref = _reference_param_grads(model, batch)
+    # feature gradients by hand
+    losses, feats = _task_losses(model, batch)
+    fg = {}
+    for t in losses:
+        grads = torch.autograd.grad(losses[t], feats, retain_graph=True,
+                                    allow_unused=True)
+        fg[t] = torch.cat([(g if g is not None else torch.zeros_like(f))
+                           .reshape(-1) for g, f in zip(grads, feats)])
+    w = {t: 1.0 / fg[t].norm() for t in fg}
+    model.zero_grad()
+    got = _run_step(model, _wrapper(model, '_TestGramianWeights',
+                                    jacobian_mode='feature'), batch)
+    gram = _TestGramianWeights.last_gramian
+    torch.testing.assert_close(
+        gram.float(),
+        torch.stack([fg['det'], fg['seg']]) @ torch.stack(
+            [fg['det'], fg['seg']]).T, rtol=1e-4, atol=1e-10)
+    shared = {id(p) for m in model.shared_modules() for p in m.parameters()}
+    for p, r_det, r_seg, g in zip(model.parameters(), ref['det'], ref['seg'],
+                                  got):
+        want = (w['det'] * r_det + w['seg'] * r_seg) if id(p) in shared \
+            else r_det + r_seg
+        assert_grads_close(g, want)
+
+
+def test_logs_weights_and_gradient_cosine(batch):
+    model = _model()
+    wrapper = _wrapper(model, '_TestGramianWeights')
+    logs = model.train_step(copy.deepcopy(batch), wrapper)
+    for key in ('loss', 'det.loss', 'seg.loss', 'weight.det', 'weight.seg',
+                'cos.det-seg'):
+        assert key in logs, key
+    assert -1 <= float(logs['cos.det-seg']) <= 1
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    assert 'train/weight.det' in hub.log_scalars
+    assert 'train/cos.det-seg' in hub.log_scalars
+
+
+def test_gradient_accumulation_matches_one_big_step(batch):
+    """Two micro-batches with accumulative_counts=2 give the mean gradient."""
+    model = _model()
+    wrapper = _wrapper(model, '_TestLossWeights', accumulative_counts=2)
+    wrapper.initialize_count_status(model, 0, 2)
+    wrapper.zero_grad = lambda **kw: None
+    step = wrapper.step
+    calls = []
+    wrapper.step = lambda **kw: calls.append(1)
+    model.train_step(copy.deepcopy(batch), wrapper)
+    assert not calls                     # no step after the first micro-batch
+    model.train_step(copy.deepcopy(batch), wrapper)
+    assert calls == [1]
+    got = _grads(model)
+    ref_model = _model()
+    ref = _reference_param_grads(ref_model, batch)
+    for r_det, r_seg, g in zip(ref['det'], ref['seg'], got):
+        # same batch twice, each scaled by 1/2: the single-batch gradient
+        assert_grads_close(g, r_det + 2 * r_seg)
+    wrapper.step = step
+
+
+def test_without_the_constructor_the_error_says_what_to_set(batch):
+    from mmmtl.engine import MultiTaskOptimWrapper
+    model = _model()
+    wrapper = MultiTaskOptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        balancer=dict(type='_TestLossWeights'))
+    with pytest.raises(RuntimeError,
+                       match='MultiTaskOptimWrapperConstructor'):
+        model.train_step(copy.deepcopy(batch), wrapper)
+
+
+def test_bad_jacobian_mode_is_rejected():
+    model = _model()
+    with pytest.raises(ValueError, match='jacobian_mode'):
+        _wrapper(model, '_TestGramianWeights', jacobian_mode='features')
