@@ -1,6 +1,6 @@
 """A COCO-format dataset that also carries a semantic segmentation map per image."""
 import os.path as osp
-from typing import List, Optional, Union
+from typing import List, Sequence, Union
 
 from mmdet.datasets import CocoDataset
 from mmdet.datasets.api_wrappers import COCO
@@ -26,15 +26,24 @@ class MultiTaskCocoDataset(CocoDataset):
     image with neither has no segmentation labels. Maps hold label ids
     ``0 .. len(seg_classes)-1`` and ``seg_ignore_index`` (default 255).
 
+    Image-level labels (for an :class:`ImageClassificationTask`) are fields
+    of the ``images`` entries named in ``image_label_keys``; an image
+    without such a field is not labelled for that task. Pack them with
+    ``PackMultiTaskInputs(extra_meta_keys=image_label_keys)``.
+
     Args:
         seg_ignore_index (int): Label id of unlabelled pixels. Default 255.
+        image_label_keys (Sequence[str]): Image-level label fields to read
+            from the ``images`` entries. Default none.
         **kwargs: Everything :class:`mmdet.datasets.CocoDataset` takes.
     """
 
     METAINFO: dict = dict()
 
-    def __init__(self, *args, seg_ignore_index: int = 255, **kwargs) -> None:
+    def __init__(self, *args, seg_ignore_index: int = 255,
+                 image_label_keys: Sequence[str] = (), **kwargs) -> None:
         self.seg_ignore_index = seg_ignore_index
+        self.image_label_keys = tuple(image_label_keys)
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -111,6 +120,8 @@ class MultiTaskCocoDataset(CocoDataset):
             data_info['seg_ignore_index'] = self.seg_ignore_index
         # Images may be marked as not annotated for detection (partial labels).
         data_info['has_det'] = bool(img_info.get('has_det', True))
+        for key in self.image_label_keys:
+            data_info[key] = img_info.get(key)
         return data_info
 
     def filter_data(self) -> List[dict]:

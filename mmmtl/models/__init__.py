@@ -1,8 +1,9 @@
 """Multi-task models: a shared backbone/neck and task modules."""
 from .detectors import MultiTaskDetector
-from .tasks import BaseTask, DetectionTask, SemanticSegmentationTask
+from .tasks import (BaseTask, DetectionTask, ImageClassificationTask,
+                    SemanticSegmentationTask, TwoStageDetectionTask)
 
 __all__ = [
     'MultiTaskDetector', 'BaseTask', 'DetectionTask',
-    'SemanticSegmentationTask'
+    'SemanticSegmentationTask', 'TwoStageDetectionTask', 'ImageClassificationTask'
 ]

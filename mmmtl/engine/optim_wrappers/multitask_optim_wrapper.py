@@ -213,7 +213,12 @@ class MultiTaskOptimWrapper(OptimWrapper):
         return 1.0 / self._remainder_counts
 
     def _loss_multiplier(self) -> float:
-        scale = self.loss_scaler.get_scale() if self.loss_scaler else 1.0
+        scale = 1.0
+        if self.loss_scaler is not None:
+            # scaler.scale() (not get_scale) so that the scaler knows it was
+            # used this iteration, as unscale_ requires
+            scale = float(self.loss_scaler.scale(
+                torch.ones((), device=self.device)))
         return scale * self._accumulation_factor()
 
     def _backward_weighted(self, names: List[str], losses: Tensor,

@@ -1,6 +1,11 @@
 """Tasks: a head (and optionally its own neck) on the shared features."""
 from .base_task import BaseTask
 from .detection_task import DetectionTask
+from .image_classification_task import ImageClassificationTask
 from .semantic_segmentation_task import SemanticSegmentationTask
+from .two_stage_detection_task import TwoStageDetectionTask
 
-__all__ = ['BaseTask', 'DetectionTask', 'SemanticSegmentationTask']
+__all__ = [
+    'BaseTask', 'DetectionTask', 'TwoStageDetectionTask',
+    'SemanticSegmentationTask', 'ImageClassificationTask'
+]

@@ -4,6 +4,7 @@ from typing import Dict, List, Optional
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmdet.utils import ConfigType, OptConfigType
+from mmengine.config import ConfigDict
 from torch import Tensor
 
 from .base_task import BaseTask, Features
@@ -30,7 +31,10 @@ class DetectionTask(BaseTask):
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(neck=neck, init_cfg=init_cfg)
         head = dict(head)
-        head.update(train_cfg=train_cfg, test_cfg=test_cfg)
+        # mmdet heads read their cfgs by attribute
+        head.update(
+            train_cfg=ConfigDict(train_cfg) if train_cfg is not None else None,
+            test_cfg=ConfigDict(test_cfg) if test_cfg is not None else None)
         self.head = MODELS.build(head)
 
     def is_labeled(self, data_sample: DetDataSample) -> bool:

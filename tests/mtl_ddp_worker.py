@@ -1,0 +1,74 @@
+"""Worker of the 2-process DDP test (a module of its own so that spawned
+processes can import it)."""
+import copy
+import os
+
+import torch
+import torch.distributed as dist
+from mmdet.registry import MODELS
+from mmengine.optim import build_optim_wrapper
+
+from mtl_fixtures import random_batch, tiny_model_cfg
+
+
+def ddp_model_cfg():
+    """FCOS (its loss normalisers are averaged over ranks) + a Semantic FPN
+    head averaging over pixels: the mean of the two ranks' losses is the
+    loss of the global batch, so a 2-process run must match 1 process."""
+    cfg = tiny_model_cfg(det_head='FCOSHead')
+    cfg['tasks']['seg']['head']['loss_decode']['avg_non_ignore'] = True
+    return cfg
+
+
+def _build(balancer, mode):
+    torch.manual_seed(0)
+    model = MODELS.build(ddp_model_cfg())
+    model.init_weights()
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
+        balancer=dict(type=balancer), jacobian_mode=mode))
+    return model, wrapper
+
+
+def _train(model, wrapper, batches):
+    for batch in batches:
+        model.train_step(copy.deepcopy(batch), wrapper)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _split(batch, rank, world):
+    n = len(batch['inputs']) // world
+    return {k: v[rank * n:(rank + 1) * n] for k, v in batch.items()}
+
+
+def _worker(rank, world, port, balancer, mode, out_path):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    import mmmtl  # noqa: F401
+    import sys; sys.path.insert(0, 'tests'); import _scratch_bal  # TEMP
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    from mmmtl.engine import MultiTaskDistributedDataParallel
+    model, _ = _build(balancer, mode)
+    ddp = MultiTaskDistributedDataParallel(module=model)
+    wrapper = build_optim_wrapper(ddp, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.05, momentum=0.9),
+        balancer=dict(type=balancer), jacobian_mode=mode))
+    logs = []
+    for step in range(2):
+        batch = _split(random_batch(4, seed=step), rank, world)
+        logs.append({k: float(v) for k, v in
+                     ddp.train_step(batch, wrapper).items()
+                     if k.startswith('weight.')})
+    if rank == 0:
+        torch.save(dict(state={k: v.detach().clone() for k, v in
+                               model.state_dict().items()}, logs=logs),
+                   out_path)
+    else:
+        torch.save(dict(logs=logs), out_path + '.1')
+    dist.destroy_process_group()

@@ -1,0 +1,124 @@
+"""DDP equivalence (2 gloo processes vs 1 process) and mixed precision."""
+import copy
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from mmdet.registry import MODELS
+from mmengine.optim import build_optim_wrapper
+
+from mtl_ddp_worker import _build, _train, _worker
+from mtl_fixtures import random_batch
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize('balancer,mode', [('EqualWeighting', 'feature'),
+                                           ('MGDA', 'feature'),
+                                           ('UPGrad', 'parameter')])
+def test_two_processes_match_one_on_the_global_batch(tmp_path, balancer,
+                                                      mode):
+    out = str(tmp_path / 'ddp.pth')
+    mp.start_processes(_worker, args=(2, _free_port(), balancer, mode, out),
+                       nprocs=2, join=True, start_method='spawn')
+    ddp = torch.load(out, weights_only=True)
+    ddp1 = torch.load(out + '.1', weights_only=True)
+    # every rank used the same task weights
+    assert ddp['logs'] == ddp1['logs']
+
+    model, wrapper = _build(balancer, mode)
+    single = _train(model, wrapper, [random_batch(4, seed=s) for s in (0, 1)])
+    for key, value in single.items():
+        torch.testing.assert_close(ddp['state'][key], value, rtol=1e-4,
+                                   atol=1e-5, msg=key)
+    # and training moved the weights (the comparison is not vacuous)
+    init, _ = _build(balancer, mode)
+    moved = sum((init.state_dict()[k].float() - v.float()).abs().sum()
+                for k, v in single.items())
+    assert moved > 1e-3
+
+
+# ------------------------------------------------------------------ AMP
+@pytest.mark.parametrize('balancer', ['EqualWeighting', 'MGDA'])
+def test_bf16_autocast_trains_on_cpu(balancer):
+    model, _ = _build(balancer, 'feature')
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.01),
+        balancer=dict(type=balancer), amp=True, dtype='bfloat16'))
+    seen = {}
+
+    def record_dtype(module, inputs, outputs):
+        seen.setdefault('dtype', outputs[0].dtype)
+
+    hook = model.backbone.register_forward_hook(record_dtype)
+    before = copy.deepcopy(model.state_dict())
+    logs = model.train_step(random_batch(2), wrapper)
+    hook.remove()
+    assert seen['dtype'] == torch.bfloat16      # autocast was on
+    assert wrapper.loss_scaler is None          # bf16 needs no scaler
+    assert torch.isfinite(logs['loss'])
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    changed = [k for k, v in model.state_dict().items()
+               if not torch.equal(v, before[k])]
+    assert any(k.startswith('backbone.') for k in changed)
+
+
+def test_fp16_scaler_skips_a_step_with_inf_gradients():
+    model, _ = _build('MGDA', 'feature')
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.01),
+        balancer=dict(type='MGDA'), amp=True, dtype='float16',
+        loss_scale=dict(init_scale=256.0)))
+    # a normal step: the scaler scales the losses, the step is taken
+    before = copy.deepcopy(model.state_dict())
+    model.train_step(random_batch(2), wrapper)
+    scale = wrapper.loss_scaler.get_scale()
+    assert scale > 1
+    changed = any(not torch.equal(v, before[k])
+                  for k, v in model.state_dict().items())
+    assert changed
+    # poison one task's loss: its gradients overflow -> step skipped,
+    # scale halved, weights untouched
+    task = model.tasks['seg']
+    orig = task.loss_on_labeled
+
+    def inf_loss(*a, **k):
+        losses = orig(*a, **k)
+        losses['loss_ce'] = losses['loss_ce'] * float('inf')
+        return losses
+
+    task.loss_on_labeled = inf_loss
+    before = copy.deepcopy(model.state_dict())
+    model.train_step(random_batch(2, seed=1), wrapper)
+    task.loss_on_labeled = orig
+    assert wrapper.loss_scaler.get_scale() == scale / 2
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_train_py_amp_keeps_the_balancer():
+    from mmengine.config import Config
+
+    from mmmtl.utils.config import enable_amp
+    cfg = Config(dict(optim_wrapper=dict(
+        type='MultiTaskOptimWrapper', optimizer=dict(type='SGD', lr=0.1),
+        balancer=dict(type='PCGrad'))))
+    enable_amp(cfg)
+    assert cfg.optim_wrapper.type == 'MultiTaskOptimWrapper'
+    assert cfg.optim_wrapper.amp is True
+    assert cfg.optim_wrapper.balancer.type == 'PCGrad'
+    plain = Config(dict(optim_wrapper=dict(
+        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))))
+    enable_amp(plain)
+    assert plain.optim_wrapper.type == 'AmpOptimWrapper'
