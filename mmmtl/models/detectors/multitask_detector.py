@@ -63,6 +63,9 @@ class MultiTaskDetector(BaseDetector):
             self.neck = MODELS.build(neck)
         self.tasks = nn.ModuleDict(
             {name: MODELS.build(cfg) for name, cfg in tasks.items()})
+        #: Tasks trained this iteration (None: all). Set by training
+        #: strategies such as :class:`AlternatingTasksHook`.
+        self.active_tasks: Optional[List[str]] = None
 
     @property
     def task_names(self) -> List[str]:
@@ -81,10 +84,13 @@ class MultiTaskDetector(BaseDetector):
 
     def task_losses(self, feats: Features,
                     batch_data_samples: SampleList) -> Dict[str, dict]:
-        """Task name -> that task's loss dict (empty if no sample has its labels)."""
+        """Task name -> that task's loss dict (empty if no sample has its
+        labels); tasks not in ``active_tasks`` are not run."""
+        active = self.active_tasks
         return {
             name: task.loss(feats, batch_data_samples)
             for name, task in self.tasks.items()
+            if active is None or name in active
         }
 
     def loss(self, batch_inputs: Tensor,
