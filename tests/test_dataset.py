@@ -33,10 +33,8 @@ def test_classes_come_from_the_annotation_file(tiny_data_root):
     root = tiny_data_root
     with open(osp.join(root, 'annotations/instances_val.json')) as f:
         coco = json.load(f)
-    coco['seg_classes'] = list(SEG_CLASSES)
-    ann = osp.join(root, 'annotations/instances_val_seg_classes.json')
-    with open(ann, 'w') as f:
-        json.dump(coco, f)
+    assert coco['seg_classes'] == list(SEG_CLASSES)
+    ann = osp.join(root, 'annotations/instances_val.json')
     ds = build(dict(type='MultiTaskCocoDataset', data_root=root,
                     ann_file=ann, data_prefix=dict(img='images/val/',
                                                    seg='seg_maps/val/'),
@@ -46,9 +44,15 @@ def test_classes_come_from_the_annotation_file(tiny_data_root):
 
 
 def test_seg_maps_without_seg_classes_is_an_error(tiny_data_root):
+    with open(osp.join(tiny_data_root, 'annotations/instances_val.json')) as f:
+        coco = json.load(f)
+    coco.pop('seg_classes', None)
+    ann = osp.join(tiny_data_root, 'annotations/instances_val_no_seg.json')
+    with open(ann, 'w') as f:
+        json.dump(coco, f)
     with pytest.raises(ValueError, match='seg_classes'):
         build(dict(type='MultiTaskCocoDataset', data_root=tiny_data_root,
-                   ann_file='annotations/instances_val.json',
+                   ann_file=ann,
                    data_prefix=dict(img='images/val/', seg='seg_maps/val/'),
                    test_mode=True, pipeline=[]))
 
@@ -123,7 +127,7 @@ def test_seg_labels_reach_the_head_as_int64_with_ignore(tiny_data_root,
     from mtl_fixtures import batch_from
     model = MODELS.build(model_cfg)
     ds = build(dataset_cfg(tiny_data_root, 'train', pipeline=_pipeline(
-        scale=(50, 60))))
+        scale=(60, 50))))          # mmdet scales are (w, h): 50 rows
     data = model.data_preprocessor(batch_from(ds, [0, 1]), True)
     seg_samples = model.tasks['seg']._seg_samples(data['data_samples'])
     label = seg_samples[0].gt_sem_seg.data

@@ -47,11 +47,10 @@ def _backbone_grad(model, loss):
 def test_both_heads_send_gradients_into_the_backbone(train_set):
     model = MODELS.build(tiny_model_cfg())
     data = model.data_preprocessor(batch_from(train_set, [0, 1]), True)
-    losses = model(**data, mode='loss')
-    det = sum(v for k, v in losses.items()
-              if k.startswith('det.') and 'loss' in k)
-    seg = sum(v for k, v in losses.items()
-              if k.startswith('seg.') and 'loss' in k)
+    feats = model.extract_feat(data['inputs'])
+    per_task = model.task_losses(feats, data['data_samples'])
+    det = model.parse_losses(per_task['det'])[0]
+    seg = model.parse_losses(per_task['seg'])[0]
     g_det, g_seg = _backbone_grad(model, det), _backbone_grad(model, seg)
     assert g_det.abs().sum() > 0 and g_seg.abs().sum() > 0
     # and they are different gradients (two tasks, not one counted twice)
