@@ -33,8 +33,9 @@ setup(
     install_requires=read_requirements('runtime.txt'),
     extras_require={
         'tests': read_requirements('tests.txt'),
-        # solvers for Nash-MTL / CAGrad (cvxpy) -- see docs
-        'solvers': ['cvxpy', 'quadprog', 'qpsolvers'],
+        # solvers of CAGrad, Nash-MTL (cvxpy, ecos), UPGrad, DualProj
+        # (quadprog, qpsolvers), FairGrad (scipy): docs/balancers.md
+        'solvers': ['cvxpy', 'ecos', 'quadprog', 'qpsolvers', 'scipy'],
     },
     license='Apache License 2.0',
 )

@@ -48,7 +48,6 @@ def _worker(rank, world, port, balancer, mode, out_path):
     dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.set_num_threads(1)
     import mmmtl  # noqa: F401
-    import sys; sys.path.insert(0, 'tests'); import _scratch_bal  # TEMP
     from mmdet.utils import register_all_modules
     register_all_modules()
     from mmmtl.engine import MultiTaskDistributedDataParallel

@@ -40,6 +40,7 @@ def tiny_model_cfg(num_det=len(DET_CLASSES), num_seg=len(SEG_CLASSES),
         head = dict(
             type='FCOSHead', num_classes=num_det, in_channels=ch,
             stacked_convs=1, feat_channels=ch, strides=[8, 16, 32, 64],
+            regress_ranges=((-1, 16), (16, 32), (32, 64), (64, 1e8)),
             norm_cfg=dict(type='GN', num_groups=4, requires_grad=True),
             loss_cls=dict(type='FocalLoss', use_sigmoid=True, gamma=2.0,
                           alpha=0.25, loss_weight=1.0),

@@ -1,0 +1,21 @@
+"""Gradient aggregation methods (one per file)."""
+from .aligned_mtl import AlignedMTL
+from .cagrad import CAGrad
+from .config_method import ConFIG
+from .db_mtl import DBMTL
+from .dualproj import DualProj
+from .fairgrad import FairGrad
+from .graddrop import GradDrop
+from .gradvac import GradVac
+from .imtl_g import IMTLG
+from .mgda import MGDA, MGDAUB
+from .nash_mtl import NashMTL
+from .pcgrad import PCGrad
+from .torchjd_adapter import TorchJDWeighting
+from .upgrad import UPGrad
+
+__all__ = [
+    'TorchJDWeighting', 'PCGrad', 'GradVac', 'CAGrad', 'MGDA', 'MGDAUB',
+    'IMTLG', 'AlignedMTL', 'UPGrad', 'DualProj', 'FairGrad', 'NashMTL',
+    'ConFIG', 'GradDrop', 'DBMTL'
+]
