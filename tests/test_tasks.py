@@ -309,3 +309,23 @@ def test_a_task_without_labelled_samples_sits_the_step_out():
     assert 'weight.det' in logs and 'weight.seg' not in logs
     after = model.tasks['seg'].state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_stateful_balancer_sums_present_tasks_and_keeps_its_state():
+    """DWA keeps per-task loss histories: on a step where seg has no
+    labelled sample it must not record anything; the step is det's loss."""
+    from mmengine.optim import build_optim_wrapper
+    model = build('RetinaHead', 'FPNHead')
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.0),
+        balancer=dict(type='DWA', interval=2)))
+    batch = random_batch(2)
+    for s in batch['data_samples']:
+        del s.gt_sem_seg
+    logs = model.train_step(batch, wrapper)
+    assert float(logs['weight.det']) == 1.0
+    assert int(wrapper.balancer.count) == 0
+    logs = model.train_step(random_batch(2), wrapper)
+    assert int(wrapper.balancer.count) == 1

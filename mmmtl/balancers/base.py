@@ -45,6 +45,12 @@ class Balancer(nn.Module, metaclass=ABCMeta):
     requires: ClassVar[str] = 'losses'
     #: Whether the weights also scale each task head's own gradient.
     weights_heads: ClassVar[bool] = True
+    #: Whether the method can weigh a subset of the tasks (a step where
+    #: some task has no labelled sample). Methods with per-task state
+    #: (histories, learned per-task weights) cannot: on such a step the
+    #: optim wrapper sums the present tasks' losses and leaves their state
+    #: untouched.
+    supports_task_subsets: ClassVar[bool] = True
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:
         super().__init__()
@@ -54,7 +60,11 @@ class Balancer(nn.Module, metaclass=ABCMeta):
         if losses.dim() != 1:
             raise ValueError(f'{type(self).__name__} expects a 1-D tensor of '
                              f'task losses, got shape {tuple(losses.shape)}')
-        if self.num_tasks is not None and losses.numel() != self.num_tasks:
+        expected = self.num_tasks
+        if expected is not None and (
+                losses.numel() > expected or
+                (losses.numel() < expected and
+                 not self.supports_task_subsets)):
             raise ValueError(f'{type(self).__name__} was built for '
                              f'{self.num_tasks} tasks but got '
                              f'{losses.numel()} losses')

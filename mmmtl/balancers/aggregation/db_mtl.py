@@ -29,6 +29,8 @@ class DBMTL(JacobianAggregator):
     batch every step).
     """
 
+    supports_task_subsets = False
+
     def __init__(self, beta: float = 0.9, beta_sigma: float = 0.5,
                  eps: float = 1e-8, num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)

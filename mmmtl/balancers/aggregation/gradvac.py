@@ -28,6 +28,8 @@ class GradVac(TorchJDWeighting):
     The targets are state: saved in checkpoints, restored on resume.
     """
 
+    supports_task_subsets = False
+
     state_attrs = ('_phi_t', '_state_key')
 
     def __init__(self, beta: float = 0.5, eps: float = 1e-8,

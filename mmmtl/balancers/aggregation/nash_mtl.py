@@ -25,6 +25,8 @@ class NashMTL(TorchJDWeighting):
     :math:`M M^\top = G`. Needs ``mmmtl[solvers]``.
     """
 
+    supports_task_subsets = False
+
     state_attrs = ('step', 'prvs_alpha', 'normalization_factor')
 
     def __init__(self, max_norm: float = 1.0, update_weights_every: int = 1,

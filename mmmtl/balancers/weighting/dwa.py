@@ -29,6 +29,8 @@ class DWA(LossWeighting):
         interval (int): Iterations per period. Default 500.
     """
 
+    supports_task_subsets = False
+
     def __init__(self, temperature: float = 2.0, interval: int = 500,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)

@@ -37,6 +37,8 @@ class FAMO(LossWeighting):
         min_losses (float): :math:`L^*`, a lower bound of the losses.
     """
 
+    supports_task_subsets = False
+
     def __init__(self, gamma: float = 1e-3, w_lr: float = 0.025,
                  min_losses: float = 0.0, eps: float = 1e-8,
                  num_tasks: Optional[int] = None) -> None:

@@ -40,6 +40,8 @@ class GradNorm(GramianWeighting):
         lr (float): Step size of the weights. Default 0.025.
     """
 
+    supports_task_subsets = False
+
     weights_heads = True
 
     def __init__(self, alpha: float = 1.5, lr: float = 0.025,

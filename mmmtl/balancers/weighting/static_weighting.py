@@ -18,6 +18,8 @@ class StaticWeighting(LossWeighting):
         num_tasks (int, optional): Number of tasks.
     """
 
+    supports_task_subsets = False
+
     def __init__(self, weights: Optional[Sequence[float]] = None,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
@@ -43,6 +45,8 @@ class StaticWeighting(LossWeighting):
 @BALANCERS.register_module()
 class EqualWeighting(StaticWeighting):
     r"""Equal weighting: :math:`L = \sum_t L_t` (the sum of all losses)."""
+
+    supports_task_subsets = True
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:
         super().__init__(weights=None, num_tasks=num_tasks)

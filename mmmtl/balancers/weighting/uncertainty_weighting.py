@@ -28,6 +28,8 @@ class UncertaintyWeighting(LossWeighting):
     :math:`e^{-s_t} = 1/L_t`: tasks with larger loss get smaller weights.
     """
 
+    supports_task_subsets = False
+
     def __init__(self, num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
         if num_tasks is None:

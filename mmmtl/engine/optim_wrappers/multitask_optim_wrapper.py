@@ -180,12 +180,22 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 "build it with optim_wrapper=dict(type='MultiTaskOptimWrapper',"
                 " constructor='MultiTaskOptimWrapperConstructor', ...)")
         self._ensure_scaler()
-        names = [n for n in (task_names or task_losses) if n in task_losses]
+        task_names = list(task_names or task_losses)
+        task_losses = self._agree_on_tasks(task_losses, task_names,
+                                           shared_features)
+        names = [n for n in task_names if n in task_losses]
         logs: Dict[str, Tensor] = {}
         if names:
             losses = torch.stack([task_losses[n].float() for n in names])
             global_losses = self._mean_over_ranks(losses.detach())
-            if self.balancer.requires == 'losses':
+            subset = len(names) < len(task_names or names)
+            if subset and not self.balancer.supports_task_subsets:
+                # a task has no labelled sample this step and the method
+                # keeps per-task state: sum the present losses, leave the
+                # state alone
+                weights = torch.ones_like(losses)
+                (losses.sum() * self._loss_multiplier()).backward()
+            elif self.balancer.requires == 'losses':
                 weights = self._backward_weighted(names, losses, global_losses)
             else:
                 weights = self._backward_balanced(names, losses,
@@ -335,6 +345,24 @@ class MultiTaskOptimWrapper(OptimWrapper):
     # ------------------------------------------------------------------
     # distributed, step, state
     # ------------------------------------------------------------------
+    def _agree_on_tasks(self, task_losses: Dict[str, Tensor],
+                        task_names: List[str],
+                        features: Sequence[Tensor]) -> Dict[str, Tensor]:
+        """Under DDP, make every rank see the same tasks: a task that some
+        rank has labels for but this one has not gets a zero loss here (so
+        its gradients from this rank are zero, as the rank's samples say
+        nothing about it), keeping the collectives in step."""
+        if not is_distributed() or get_world_size() == 1:
+            return task_losses
+        present = torch.tensor([n in task_losses for n in task_names],
+                               dtype=torch.float32, device=self.device)
+        torch_dist.all_reduce(present, op=torch_dist.ReduceOp.MAX)
+        out = dict(task_losses)
+        for name, flag in zip(task_names, present.tolist()):
+            if flag and name not in out:
+                out[name] = sum(f.sum() for f in features) * 0.0
+        return out
+
     @staticmethod
     def _mean_over_ranks(values: Tensor) -> Tensor:
         if not is_distributed() or get_world_size() == 1:
