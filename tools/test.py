@@ -10,12 +10,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmmtl  # noqa: E402,F401
+from mmmtl.utils.config import load_tool_config  # noqa: E402
 
 
 def parse_args():
@@ -62,19 +63,10 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
-    for path, what in ((args.config, 'config'), (args.checkpoint,
-                                                   'checkpoint')):
-        if not osp.isfile(path):
-            sys.exit(f'error: {what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'error: checkpoint file not found: {args.checkpoint}')
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
+                           args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

@@ -27,3 +27,25 @@ def enable_amp(cfg: Config) -> Config:
             'not OptimWrapper; set mixed precision in its config instead')
     wrapper.amp = True
     return cfg
+
+
+def load_tool_config(config: str, launcher: str = 'none',
+                     cfg_options: dict = None,
+                     work_dir: str = None) -> Config:
+    """Load a config for ``tools/train.py``/``tools/test.py``: check the
+    file, apply ``--cfg-options``, set the launcher and the work dir
+    (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
+    import os.path as osp
+    import sys
+    if not osp.isfile(config):
+        sys.exit(f'error: config file not found: {config}')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    return cfg
