@@ -193,3 +193,27 @@ def test_missing_annotation_file_is_named(tmp_path):
         build(dict(type='MultiTaskCocoDataset', data_root=str(tmp_path),
                    ann_file='nope.json', pipeline=[],
                    metainfo=dict(classes=DET_CLASSES)))
+
+
+def test_images_without_seg_file_name_are_detection_only(tiny_data_root,
+                                                         tmp_path):
+    """Converters name each image's map; a frame without one (BDD100K
+    frames without a drivable mask) trains detection only."""
+    with open(osp.join(tiny_data_root,
+                       'annotations/instances_train.json')) as f:
+        coco = json.load(f)
+    coco['images'][0]['seg_file_name'] = \
+        coco['images'][0]['file_name'][:-4] + '.png'
+    ann = str(tmp_path / 'partial.json')
+    with open(ann, 'w') as f:
+        json.dump(coco, f)
+    ds = build(dict(type='MultiTaskCocoDataset', data_root=tiny_data_root,
+                    ann_file=ann,
+                    data_prefix=dict(img='images/train/',
+                                     seg='seg_maps/train/'),
+                    pipeline=_pipeline()))
+    assert ds.get_data_info(0)['seg_map_path'].endswith('.png')
+    assert all(ds.get_data_info(i)['seg_map_path'] is None
+               for i in range(1, len(ds)))
+    assert 'gt_sem_seg' in ds[0]['data_samples']
+    assert 'gt_sem_seg' not in ds[1]['data_samples']

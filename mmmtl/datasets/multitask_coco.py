@@ -22,8 +22,10 @@ class MultiTaskCocoDataset(CocoDataset):
     The semantic map of an image is found, in this order, from
     ``seg_file_name`` in its ``images`` entry (relative to
     ``data_prefix['seg']``), or from its ``file_name`` with the extension
-    replaced by ``seg_map_suffix`` when ``data_prefix['seg']`` is set. An
-    image with neither has no segmentation labels. Maps hold label ids
+    replaced by ``seg_map_suffix`` when ``data_prefix['seg']`` is set. In a
+    file that uses ``seg_file_name`` (as mmmtl's converters write), an
+    image without it has no segmentation labels; so has any image when
+    there is no ``data_prefix['seg']``. Maps hold label ids
     ``0 .. len(seg_classes)-1`` and ``seg_ignore_index`` (default 255).
 
     Image-level labels (for an :class:`ImageClassificationTask`) are fields
@@ -31,8 +33,17 @@ class MultiTaskCocoDataset(CocoDataset):
     without such a field is not labelled for that task. Pack them with
     ``PackMultiTaskInputs(extra_meta_keys=image_label_keys)``.
 
+    A source labelled for one task only: a detection-only dataset simply
+    has no semantic maps (no ``data_prefix['seg']``/``seg_file_name``); a
+    segmentation-only one sets ``det_labels=False`` (its images are then not
+    labelled for detection, whatever the annotation file holds, instead of
+    being read as images without objects). Mix sources with mmdet's
+    ``ConcatDataset`` and ``MultiSourceSampler`` (``source_ratio``).
+
     Args:
         seg_ignore_index (int): Label id of unlabelled pixels. Default 255.
+        det_labels (bool): Whether the images carry detection labels.
+            Default True; an image may also say ``"has_det": false``.
         image_label_keys (Sequence[str]): Image-level label fields to read
             from the ``images`` entries. Default none.
         **kwargs: Everything :class:`mmdet.datasets.CocoDataset` takes.
@@ -41,8 +52,10 @@ class MultiTaskCocoDataset(CocoDataset):
     METAINFO: dict = dict()
 
     def __init__(self, *args, seg_ignore_index: int = 255,
+                 det_labels: bool = True,
                  image_label_keys: Sequence[str] = (), **kwargs) -> None:
         self.seg_ignore_index = seg_ignore_index
+        self.det_labels = det_labels
         self.image_label_keys = tuple(image_label_keys)
         super().__init__(*args, **kwargs)
 
@@ -55,6 +68,10 @@ class MultiTaskCocoDataset(CocoDataset):
                     f'{self.ann_file}')
             self.coco = COCO(local_path)
         self._complete_metainfo(self.coco.dataset)
+        # a file that names seg maps per image (converters' output) leaves
+        # the images without one unlabelled for segmentation
+        self._names_seg_files = any(
+            'seg_file_name' in img for img in self.coco.dataset['images'])
 
         self.cat_ids = self.coco.get_cat_ids(
             cat_names=self.metainfo['classes'])
@@ -107,6 +124,8 @@ class MultiTaskCocoDataset(CocoDataset):
         if 'seg_file_name' in img_info:
             data_info['seg_map_path'] = osp.join(seg_prefix or '',
                                                  img_info['seg_file_name'])
+        elif getattr(self, '_names_seg_files', False):
+            data_info['seg_map_path'] = None
         # else: CocoDataset already derived it from file_name when the
         # 'seg' prefix is set, and left None otherwise.
         if data_info['seg_map_path'] is not None:
@@ -119,7 +138,10 @@ class MultiTaskCocoDataset(CocoDataset):
             data_info['num_seg_classes'] = len(self._metainfo['seg_classes'])
             data_info['seg_ignore_index'] = self.seg_ignore_index
         # Images may be marked as not annotated for detection (partial labels).
-        data_info['has_det'] = bool(img_info.get('has_det', True))
+        data_info['has_det'] = self.det_labels and bool(
+            img_info.get('has_det', True))
+        if not data_info['has_det']:
+            data_info['instances'] = []
         for key in self.image_label_keys:
             data_info[key] = img_info.get(key)
         return data_info
