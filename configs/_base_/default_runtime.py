@@ -21,7 +21,8 @@ vis_backends = [dict(type='LocalVisBackend')]
 # draws boxes with the detection classes and the semantic map with the
 # segmentation classes and palette
 visualizer = dict(
-    type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='MultiTaskVisualizer', vis_backends=vis_backends, name='visualizer',
+    alpha=0.5)
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None
