@@ -1,4 +1,5 @@
-"""Gradient aggregation methods (one per file)."""
+"""Gradient methods: Gramian weightings and Jacobian aggregators, one per
+file. Most are torchjd 0.18 weightings behind :class:`TorchJDWeighting`."""
 from .aligned_mtl import AlignedMTL
 from .cagrad import CAGrad
 from .config_method import ConFIG
@@ -11,11 +12,11 @@ from .imtl_g import IMTLG
 from .mgda import MGDA, MGDAUB
 from .nash_mtl import NashMTL
 from .pcgrad import PCGrad
-from .torchjd_adapter import TorchJDWeighting
+from .torchjd_adapter import SOLVERS_HINT, TorchJDWeighting
 from .upgrad import UPGrad
 
 __all__ = [
-    'TorchJDWeighting', 'PCGrad', 'GradVac', 'CAGrad', 'MGDA', 'MGDAUB',
-    'IMTLG', 'AlignedMTL', 'UPGrad', 'DualProj', 'FairGrad', 'NashMTL',
-    'ConFIG', 'GradDrop', 'DBMTL'
+    'TorchJDWeighting', 'SOLVERS_HINT', 'PCGrad', 'GradVac', 'CAGrad',
+    'MGDA', 'MGDAUB', 'IMTLG', 'AlignedMTL', 'UPGrad', 'DualProj',
+    'FairGrad', 'NashMTL', 'ConFIG', 'GradDrop', 'DBMTL'
 ]

@@ -1,28 +1,49 @@
 """Aligned-MTL (Senushkin et al., 2023)."""
-from typing import Optional
+from typing import Optional, Sequence
 
 from torchjd.aggregation import AlignedMTLWeighting
 
 from mmmtl.registry import BALANCERS
+from ._pref import pref_tensor
 from .torchjd_adapter import TorchJDWeighting
 
 
 @BALANCERS.register_module()
 class AlignedMTL(TorchJDWeighting):
-    r"""Aligned-MTL.
+    r"""Aligned-MTL: align the principal components of the task gradients.
 
     Senushkin, Patakin, Kuznetsov & Konushin, "Independent Component
-    Alignment for Multi-Task Learning", CVPR 2023 (arXiv:2305.19000).
+    Alignment for Multi-Task Learning", CVPR 2023 (arXiv:2305.19000),
+    Algorithm 1.
 
-    Makes the system of task gradients well conditioned: with the
-    eigendecomposition :math:`G = V \Lambda V^\top`, the aligned gradients
-    are :math:`\hat J = \sigma V \Lambda^{-1/2} V^\top J` (condition number
-    1), :math:`\sigma` the smallest singular value (``scale_mode='min'``,
-    or the median / RMSE); the update is their mean, i.e. weights
-    :math:`w = \frac{\sigma}{T} V \Lambda^{-1/2} V^\top \mathbf 1`.
+    Replaces the task gradients by the closest system with condition
+    number 1: with the eigendecomposition :math:`G = V \Lambda V^\top`
+    restricted to its rank :math:`R`, the aligned gradients are
+    :math:`\hat J = B J` with
+
+    .. math::
+        B = \sqrt{\lambda_{\min}}\; V \Lambda^{-1/2} V^\top ,
+
+    (all their singular values equal :math:`\sqrt{\lambda_{\min}}`), and the
+    update is :math:`\hat J^\top p = J^\top (B p)`, so the weights are
+    :math:`w = B p`, :math:`p` the preference vector (default
+    :math:`\frac1T\mathbf 1`). torchjd's ``AlignedMTLWeighting``.
+
+    Args:
+        pref_vector (Sequence[float], optional): :math:`p`; default
+            :math:`1/T` each.
+        scale_mode (str): The scale :math:`\lambda_{\min}` (``'min'``, the
+            paper's), or the median (``'median'``) or mean (``'rmse'``, the
+            authors' code) eigenvalue.
+        num_tasks (int, optional): Number of tasks.
     """
 
-    def __init__(self, scale_mode: str = 'min',
+    def __init__(self, pref_vector: Optional[Sequence[float]] = None,
+                 scale_mode: str = 'min',
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
-        self._build(lambda: AlignedMTLWeighting(scale_mode=scale_mode))
+        if scale_mode not in ('min', 'median', 'rmse'):
+            raise ValueError(f"AlignedMTL: scale_mode must be 'min', "
+                             f"'median' or 'rmse', got {scale_mode!r}")
+        pref = pref_tensor('AlignedMTL', pref_vector, num_tasks)
+        self._build(lambda: AlignedMTLWeighting(pref, scale_mode=scale_mode))

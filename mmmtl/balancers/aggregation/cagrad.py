@@ -10,18 +10,32 @@ class CAGrad(TorchJDWeighting):
     r"""Conflict-Averse Gradient descent.
 
     Liu, Liu, Jin, Stone & Liu, "Conflict-Averse Gradient Descent for
-    Multi-task Learning", NeurIPS 2021 (arXiv:2110.14048).
+    Multi-task Learning", NeurIPS 2021 (arXiv:2110.14048), Algorithm 1.
 
-    The update maximises the worst task improvement within a ball around
-    the average gradient :math:`g_0`:
+    With :math:`g_0 = \frac1T\sum_t g_t`, the update maximises the worst
+    task's improvement in a ball around :math:`g_0`:
 
-    .. math:: \max_d \min_i\, g_i^\top d \quad \text{s.t.}\quad
-        \|d - g_0\| \le c\,\|g_0\| ,
+    .. math::
+        \max_d \min_t\, g_t^\top d \quad\text{s.t.}\quad
+        \|d - g_0\| \le c\,\|g_0\| .
 
-    solved in its dual over task weights (cvxpy; torchjd's
-    ``CAGradWeighting``). :math:`c = 0` gives the mean gradient. Needs
-    ``mmmtl[solvers]``.
+    Its dual is :math:`\min_{w\in\Delta} g_w^\top g_0 + c\|g_0\|\|g_w\|`
+    (:math:`g_w = J^\top w`), whose solution gives
+    :math:`d = g_0 + \frac{c\|g_0\|}{\|g_w\|} g_w`, i.e. the weights
+    :math:`\frac1T + \frac{c\|g_0\|}{\|g_w\|} w`. Everything is an inner
+    product, solved on the Gramian (cvxpy/Clarabel, torchjd's
+    ``CAGradWeighting``). :math:`c = 0` gives the mean gradient.
+
+    Args:
+        c (float): Radius of the ball, relative to :math:`\|g_0\|`.
+            Default 0.4 (the paper's value on NYUv2/Cityscapes).
+        norm_eps (float): Below this norm :math:`g_w` counts as 0.
+        num_tasks (int, optional): Number of tasks.
+
+    Needs ``mmmtl[solvers]`` (cvxpy).
     """
+
+    solvers = ('cvxpy', 'clarabel')
 
     def __init__(self, c: float = 0.4, norm_eps: float = 1e-4,
                  num_tasks: Optional[int] = None) -> None:

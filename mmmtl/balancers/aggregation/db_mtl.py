@@ -1,4 +1,5 @@
 """DB-MTL (Lin et al., 2023)."""
+import warnings
 from typing import Optional
 
 import torch
@@ -6,55 +7,102 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import JacobianAggregator
+from ..weighting._checks import check_positive_losses
 
 
 @BALANCERS.register_module()
 class DBMTL(JacobianAggregator):
     r"""Dual-Balancing Multi-Task Learning.
 
-    Lin, Ye, Xu, Shi & Kwok, "Dual-Balancing for Multi-Task Learning",
-    2023 (arXiv:2308.12029).
+    Lin, Jiang, Ye, Zhang, Chen, Chen, Liu & Kwok, "Dual-Balancing for
+    Multi-Task Learning", 2023 (arXiv:2308.12029), Algorithm 1.
 
-    Loss-scale balancing: use the gradients of :math:`\log L_t`, i.e.
-    :math:`g_t / L_t`. Gradient-magnitude balancing: keep an EMA
-    :math:`\hat g_t \leftarrow \beta_k \hat g_t + (1 - \beta_k)\, g_t/L_t`
-    with :math:`\beta_k = \beta / k^{\sigma}` (:math:`k` the step;
-    :math:`\hat g_t = g_t/L_t` at the first), then rescale every task to
-    the largest norm:
+    *Loss-scale balancing*: use the gradients of :math:`\log L_t`. The
+    Jacobian handed over holds the gradients of the raw losses, so these are
+    its rows divided by the losses:
+    :math:`\nabla\log(L_t + \epsilon) = g_t / (L_t + \epsilon)`.
 
-    .. math:: g = \sum_t \frac{\max_i \|\hat g_i\|}{\|\hat g_t\|}\hat g_t .
+    *Gradient-magnitude balancing*: keep an exponential moving average of
+    those gradients, from :math:`\hat g_t^{(0)} = 0`,
 
-    The EMA lives in the coordinates of the Jacobian, so use it with
-    ``jacobian_mode='parameter'`` (feature gradients belong to a different
-    batch every step).
+    .. math::
+        \hat g_t^{(k)} = \beta_k\,\hat g_t^{(k-1)}
+            + (1-\beta_k)\,\frac{g_t^{(k)}}{L_t^{(k)} + \epsilon},
+        \qquad \beta_k = \beta / k^{\sigma},
+
+    (:math:`k = 1, 2, \dots` the step, :math:`\sigma` = ``beta_sigma``), and
+    rescale every task to the largest norm:
+
+    .. math::
+        g = \sum_t \frac{\max_i \|\hat g_i\|}{\|\hat g_t\| + \epsilon}\,
+            \hat g_t .
+
+    As in the paper and the authors' code there is no Adam-style bias
+    correction: the decaying :math:`\beta_k` makes the average follow the
+    current gradients ever more closely, and the first update is
+    :math:`(1-\beta)` times the unsmoothed one.
+
+    The average lives in the coordinates of the Jacobian, which change from
+    step to step in feature mode (other samples); the paper averages the
+    gradients of the shared parameters, so this class forces the optim
+    wrapper's parameter mode (``jacobian_mode = 'parameter'``). If the
+    Jacobian's width changes anyway, the average restarts (with a warning).
+
+    Args:
+        beta (float): :math:`\beta`. Default 0.9.
+        beta_sigma (float): :math:`\sigma`. Default 0.5.
+        eps (float): :math:`\epsilon`. Default 1e-8.
+        num_tasks (int, optional): Number of tasks.
     """
 
     supports_task_subsets = False
+    #: Read by MultiTaskOptimWrapper: average parameter gradients.
+    jacobian_mode = 'parameter'
 
     def __init__(self, beta: float = 0.9, beta_sigma: float = 0.5,
                  eps: float = 1e-8, num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
+        if not 0 <= beta < 1 or beta_sigma < 0:
+            raise ValueError(f'DBMTL: need 0 <= beta < 1 and beta_sigma >= '
+                             f'0, got beta={beta}, beta_sigma={beta_sigma}')
         self.beta, self.beta_sigma, self.eps = beta, beta_sigma, eps
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
-        self.ema: Optional[Tensor] = None
+        # T x P, created on the first step (in the Jacobian's dtype/device)
+        self.register_buffer('ema', None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a fresh balancer has no average yet: make room for the saved one
+        saved = state_dict.get(prefix + 'ema')
+        if saved is not None and (self.ema is None
+                                  or self.ema.shape != saved.shape):
+            self.ema = torch.empty_like(saved)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
         self._check_losses(losses)
-        log_grads = jacobian / (losses.detach().to(jacobian).unsqueeze(1)
-                                + self.eps)
+        t = losses.numel()
+        if jacobian.dim() != 2 or jacobian.shape[0] != t:
+            raise ValueError(f'DBMTL expects a {t} x P Jacobian for {t} '
+                             f'losses, got shape {tuple(jacobian.shape)}')
+        check_positive_losses(self, losses)
+        jacobian = jacobian.detach()
+        log_grads = jacobian / (losses.detach().to(jacobian) +
+                                self.eps).unsqueeze(1)
+        if self.ema is not None and self.ema.shape != log_grads.shape:
+            warnings.warn(f'DBMTL: the Jacobian changed shape from '
+                          f'{tuple(self.ema.shape)} to '
+                          f'{tuple(log_grads.shape)}; restarting its '
+                          f'gradient average')
+            self.ema = None
+            self.step.zero_()
+        if self.ema is None:
+            self.ema = torch.zeros_like(log_grads)
+        elif self.ema.device != log_grads.device or \
+                self.ema.dtype != log_grads.dtype:
+            self.ema = self.ema.to(log_grads)
         self.step += 1
-        if self.ema is None or self.ema.shape != log_grads.shape:
-            self.ema = log_grads.clone()
-        else:
-            beta_k = self.beta / float(self.step)**self.beta_sigma
-            self.ema = beta_k * self.ema.to(log_grads) + (1 - beta_k) * \
-                log_grads
+        beta_k = self.beta / float(self.step)**self.beta_sigma
+        self.ema.mul_(beta_k).add_(log_grads, alpha=1 - beta_k)
         norms = self.ema.norm(dim=1)
         scale = norms.max() / (norms + self.eps)
         return scale @ self.ema
-
-    def get_extra_state(self):
-        return {'ema': self.ema}
-
-    def set_extra_state(self, state) -> None:
-        self.ema = (state or {}).get('ema')

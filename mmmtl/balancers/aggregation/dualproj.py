@@ -1,24 +1,49 @@
 """DualProj (Quinton & Rey, 2024)."""
-from typing import Optional
-
-from torchjd.aggregation import DualProjWeighting
+from typing import Optional, Sequence
 
 from mmmtl.registry import BALANCERS
+from ._pref import pref_tensor
 from .torchjd_adapter import TorchJDWeighting
 
 
 @BALANCERS.register_module()
 class DualProj(TorchJDWeighting):
-    r"""Dual-cone projection of the mean gradient.
+    r"""Projection of the averaged gradient onto the dual cone.
 
     Quinton & Rey, "Jacobian Descent for Multi-Objective Optimization",
-    2024 (arXiv:2406.16232), after Lopez-Paz & Ranzato's GEM (2017).
+    2024 (arXiv:2406.16232), which names it after the projection of
+    Lopez-Paz & Ranzato's GEM ("Gradient Episodic Memory for Continual
+    Learning", NeurIPS 2017, arXiv:1706.08840).
 
-    Projects the mean gradient onto the dual cone of the task gradients:
-    :math:`g = \arg\min_{y:\ Jy \ge 0} \|y - \frac1T\sum_t g_t\|^2`, a
-    quadratic program on the Gramian (torchjd's ``DualProjWeighting``).
+    .. math::
+        g = \arg\min_{y:\ J y \ge 0} \Big\|y - \sum_t p_t g_t\Big\|^2 ,
+
+    :math:`p` the preference vector (default :math:`\frac1T\mathbf 1`). By
+    duality :math:`g = J^\top v`, :math:`v = \arg\min_{v \ge p} v^\top G v`,
+    a quadratic program on the Gramian (quadprog; torchjd's
+    ``DualProjWeighting``). Like UPGrad it never conflicts with a task.
+
+    Args:
+        pref_vector (Sequence[float], optional): :math:`p`.
+        norm_eps (float): See :class:`UPGrad`. Default 1e-4.
+        reg_eps (float): See :class:`UPGrad`. Default 1e-4.
+        num_tasks (int, optional): Number of tasks.
+
+    Needs ``mmmtl[solvers]`` (quadprog, qpsolvers).
     """
 
-    def __init__(self, num_tasks: Optional[int] = None) -> None:
+    solvers = ('qpsolvers', 'quadprog')
+
+    def __init__(self, pref_vector: Optional[Sequence[float]] = None,
+                 norm_eps: float = 1e-4, reg_eps: float = 1e-4,
+                 num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
-        self._build(DualProjWeighting)
+        pref = pref_tensor('DualProj', pref_vector, num_tasks)
+
+        def make():
+            from torchjd.aggregation import DualProjWeighting
+            from torchjd.linalg import QuadprogProjector
+            return DualProjWeighting(pref, projector=QuadprogProjector(
+                norm_eps=norm_eps, reg_eps=reg_eps))
+
+        self._build(make)

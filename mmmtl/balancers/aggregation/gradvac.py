@@ -15,24 +15,40 @@ class GradVac(TorchJDWeighting):
     Improving Multi-task Optimization in Massively Multilingual Models",
     ICLR 2021 (arXiv:2010.05874).
 
-    Keeps an EMA target :math:`\hat\phi_{ij}` of the cosine similarity of
-    each pair of task gradients (:math:`\hat\phi \leftarrow (1-\beta)
-    \hat\phi + \beta\phi`); when the current similarity :math:`\phi_{ij}`
-    falls below it, adds to :math:`g_i` the multiple of :math:`g_j` that
-    raises the similarity to :math:`\hat\phi_{ij}`:
+    Keeps, for every ordered pair of tasks, an EMA target
+    :math:`\hat\phi_{ij}` (initially 0) of the cosine similarity of their
+    gradients. For every task :math:`i` and the other tasks :math:`j` in
+    random order, with :math:`\phi_{ij} = \cos(g_i^{PC}, g_j)`: if
+    :math:`\phi_{ij} < \hat\phi_{ij}`,
 
-    .. math:: g_i \leftarrow g_i + \frac{\|g_i\|(\hat\phi_{ij}
-        \sqrt{1-\phi_{ij}^2} - \phi_{ij}\sqrt{1-\hat\phi_{ij}^2})}
-        {\|g_j\|\sqrt{1-\hat\phi_{ij}^2}}\, g_j .
+    .. math::
+        g_i^{PC} \leftarrow g_i^{PC} +
+        \frac{\|g_i^{PC}\|\,(\hat\phi_{ij}\sqrt{1-\phi_{ij}^2}
+              - \phi_{ij}\sqrt{1-\hat\phi_{ij}^2})}
+             {\|g_j\|\sqrt{1-\hat\phi_{ij}^2}}\; g_j ,
 
-    The targets are state: saved in checkpoints, restored on resume.
+    which raises the similarity to :math:`\hat\phi_{ij}`; then
+    :math:`\hat\phi_{ij} \leftarrow (1-\beta)\hat\phi_{ij} + \beta\phi_{ij}`.
+    The update is :math:`\sum_i g_i^{PC}`. With all targets at 0 (the first
+    step) this is PCGrad. Computed on the Gramian by torchjd's
+    ``GradVacWeighting``; the targets are state (saved in checkpoints).
+
+    Args:
+        beta (float): EMA rate of the targets. Default 0.5 (torchjd's and
+            LibMTL's default).
+        eps (float): Added to denominators. Default 1e-8.
+        seed (int, optional): Seed of the task orders (see
+            :class:`TorchJDWeighting`). Default 0.
+        num_tasks (int, optional): Number of tasks (the targets are sized
+            on the first step).
     """
 
     supports_task_subsets = False
-
-    state_attrs = ('_phi_t', '_state_key')
+    uses_rng = True
+    torchjd_state = ('_phi_t', '_state_key')
 
     def __init__(self, beta: float = 0.5, eps: float = 1e-8,
+                 seed: Optional[int] = 0,
                  num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+        super().__init__(num_tasks=num_tasks, seed=seed)
         self._build(lambda: GradVacWeighting(beta=beta, eps=eps))

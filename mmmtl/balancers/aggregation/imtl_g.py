@@ -9,17 +9,23 @@ from .torchjd_adapter import TorchJDWeighting
 
 @BALANCERS.register_module()
 class IMTLG(TorchJDWeighting):
-    r"""Impartial Multi-Task Learning, gradient part.
+    r"""Impartial Multi-Task Learning, gradient balancing (IMTL-G).
 
     Liu, Li, Kuang, Xue, Chen, Yang, Liao & Zhang, "Towards Impartial
     Multi-task Learning", ICLR 2021.
 
-    Finds the update :math:`g = J^\top w` (:math:`\sum w = 1`) whose
-    projections onto every unit task gradient :math:`u_t = g_t/\|g_t\|` are
-    equal: :math:`g^\top u_1 = g^\top u_t` for all :math:`t`. Closed form
-    :math:`w_{2:T} = g_1 U^\top (D U^\top)^{-1}` with
-    :math:`D_t = g_1 - g_t`, :math:`U_t = u_1 - u_t`; inner products only,
-    so torchjd's ``IMTLGWeighting`` solves it on the Gramian.
+    Finds the update :math:`g = J^\top w`, :math:`\sum_t w_t = 1`, whose
+    projections onto all unit task gradients :math:`u_t = g_t/\|g_t\|` are
+    equal: :math:`g^\top u_1 = g^\top u_t` for all :math:`t`. The paper's
+    closed form is :math:`w_{2:T} = g_1^\top U^\top (D U^\top)^{-1}` with
+    rows :math:`D_t = g_1 - g_t`, :math:`U_t = u_1 - u_t`. Equivalently
+    :math:`G w \propto (\|g_t\|)_t`, i.e.
+    :math:`w \propto G^{+}\sqrt{\mathrm{diag}\, G}`, normalised to sum to 1:
+    torchjd's ``IMTLGWeighting``, which also handles linearly dependent
+    gradients (Quinton & Rey, arXiv:2406.16232).
+
+    Args:
+        num_tasks (int, optional): Number of tasks.
     """
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:

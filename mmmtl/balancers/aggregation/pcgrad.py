@@ -9,20 +9,36 @@ from .torchjd_adapter import TorchJDWeighting
 
 @BALANCERS.register_module()
 class PCGrad(TorchJDWeighting):
-    r"""Projecting Conflicting Gradients.
+    r"""Projecting Conflicting Gradients (gradient surgery).
 
     Yu, Kumar, Gupta, Levine, Hausman & Finn, "Gradient Surgery for
-    Multi-Task Learning", NeurIPS 2020 (arXiv:2001.06782).
+    Multi-Task Learning", NeurIPS 2020 (arXiv:2001.06782), Algorithm 1.
 
-    For each task :math:`i`, and the other tasks :math:`j` in random order:
-    if :math:`g_i^{PC} \cdot g_j < 0`, project
-    :math:`g_i^{PC} \leftarrow g_i^{PC} - \frac{g_i^{PC}\cdot g_j}
-    {\|g_j\|^2} g_j`; the update is :math:`\sum_i g_i^{PC}`. Every
-    :math:`g_i^{PC}` is a combination of the :math:`g_j` with coefficients
-    computed from inner products only, so torchjd's ``PCGradWeighting``
-    gets them from the Gramian.
+    For every task :math:`i`, starting from :math:`g_i^{PC} = g_i`, visit
+    the other tasks :math:`j` in random order and, when they conflict,
+    remove the component along :math:`g_j`:
+
+    .. math::
+        \text{if } g_i^{PC}\cdot g_j < 0:\quad
+        g_i^{PC} \leftarrow g_i^{PC}
+            - \frac{g_i^{PC}\cdot g_j}{\|g_j\|^2}\, g_j ,
+        \qquad \text{update} = \sum_i g_i^{PC} .
+
+    Each :math:`g_i^{PC}` is a combination :math:`\sum_k c_{ik} g_k` whose
+    coefficients need inner products only, so the weights
+    :math:`w = \sum_i c_i` come from the Gramian (torchjd's
+    ``PCGradWeighting``).
+
+    Args:
+        seed (int, optional): Seed of the task orders (see
+            :class:`TorchJDWeighting`); ``None``: torch's global RNG.
+            Default 0, so that all ranks project in the same order.
+        num_tasks (int, optional): Number of tasks.
     """
 
-    def __init__(self, num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+    uses_rng = True
+
+    def __init__(self, seed: Optional[int] = 0,
+                 num_tasks: Optional[int] = None) -> None:
+        super().__init__(num_tasks=num_tasks, seed=seed)
         self._build(PCGradWeighting)

@@ -1,50 +1,186 @@
-"""Shared machinery for the methods whose weights torchjd computes."""
-from typing import Any, Callable, Dict, Optional, Sequence
+"""The shared adapter of the gradient methods whose weights torchjd computes.
 
+torchjd (0.18.0) implements most Gramian-based methods as a
+``Weighting``: a callable ``G -> w`` on the ``T x T`` Gramian. Each mmmtl
+method wraps one in :class:`TorchJDWeighting` and only states the paper, the
+rule and its hyper-parameters. The adapter adds what mmmtl needs on top:
+
+* input checks that name the method (number of losses, Gramian shape);
+* an ``ImportError`` naming ``mmmtl[solvers]`` when a solver is missing;
+* checkpointing of the state torchjd keeps between steps as plain
+  attributes (GradVac's cosine targets, Nash-MTL's previous solution),
+  through ``get_extra_state``/``set_extra_state``, in a form that loads
+  with ``torch.load(weights_only=True)``;
+* optionally, random draws (PCGrad's and GradVac's task orders) from a
+  generator seeded with ``seed + step``, so that every rank draws the same
+  order and a resumed run draws what the uninterrupted one would have.
+"""
+import contextlib
+from importlib.util import find_spec
+from typing import Any, Callable, ClassVar, Dict, Iterator, Optional, Tuple
+
+import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..base import GramianWeighting
 
+#: How to get the optional solvers (the package's ``solvers`` extra).
 SOLVERS_HINT = 'install the solvers extra: pip install "mmmtl[solvers]"'
 
 
-class TorchJDWeighting(GramianWeighting):
-    """A :class:`GramianWeighting` whose weights come from a torchjd
-    ``Weighting`` (torchjd 0.18).
+def check_solvers(method: str, modules: Tuple[str, ...]) -> None:
+    """Raise ``ImportError`` naming ``mmmtl[solvers]`` if any of ``modules``
+    (importable module names) is missing."""
+    missing = [m for m in modules if find_spec(m) is None]
+    if missing:
+        raise ImportError(f'{method} needs {", ".join(missing)}, which '
+                          f'{"is" if len(missing) == 1 else "are"} not '
+                          f'installed; {SOLVERS_HINT}')
 
-    Subclasses build the torchjd object in ``__init__`` through
-    :meth:`_build`, which turns a missing optional solver into an
-    ``ImportError`` naming mmmtl's extra, and list in ``state_attrs`` the
-    attributes where the torchjd object keeps state between steps (saved
-    in ``get_extra_state`` so that checkpoints and resume carry it).
+
+@contextlib.contextmanager
+def seeded_rng(seed: Optional[int], step: int,
+               device: torch.device) -> Iterator[None]:
+    """Within the block, torch's default generators (CPU, and ``device``'s
+    if it is a CUDA device) are seeded with ``seed + step``; their previous
+    states are restored on exit, so the global random stream is untouched.
+    ``seed=None``: a no-op (the block draws from the global stream)."""
+    if seed is None:
+        yield
+        return
+    cuda = device.type == 'cuda'
+    index = (device.index if device.index is not None else
+             torch.cuda.current_device()) if cuda else None
+    with torch.random.fork_rng(devices=[index] if cuda else []):
+        torch.default_generator.manual_seed(seed + step)
+        if cuda:
+            torch.cuda.default_generators[index].manual_seed(seed + step)
+        yield
+
+
+def _encode(value: Any) -> Any:
+    """A copy of ``value`` that ``torch.load(weights_only=True)`` accepts
+    (numpy arrays become tagged tensors)."""
+    if isinstance(value, Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return {'__ndarray__': torch.from_numpy(np.array(value, copy=True))}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(_encode(v) for v in value)
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {'__ndarray__'}:
+            return value['__ndarray__'].cpu().numpy().copy()
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, Tensor):
+        return value.clone()
+    if isinstance(value, tuple):
+        return tuple(_decode(v) for v in value)
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+class TorchJDWeighting(GramianWeighting):
+    """A :class:`GramianWeighting` whose weights come from a torchjd object.
+
+    Subclasses call :meth:`_build` in their ``__init__`` with a factory of
+    the torchjd ``Weighting`` (or ``Aggregator``), and may override
+    :meth:`_solve` (how the torchjd object turns the Gramian into weights;
+    default: call it on the Gramian).
+
+    The torchjd object is kept outside the module tree (``self.weighting``
+    is a plain attribute): its state is checkpointed only through
+    :meth:`get_extra_state`, as listed in :attr:`torchjd_state`, so that a
+    fresh balancer (whose torchjd object has no state yet) loads a
+    checkpoint without unexpected keys.
+
+    Args:
+        num_tasks (int, optional): Number of tasks ``T``.
+        seed (int, optional): Only for methods that draw random numbers
+            (:attr:`uses_rng`). An int: step ``k``'s draws come from torch's
+            default generator seeded with ``seed + k`` (the step is kept in
+            the ``rng_step`` buffer), restored afterwards, so all ranks draw
+            alike and a resumed run continues the same sequence. ``None``:
+            draw from torch's global random stream, as torchjd does.
     """
 
-    #: attributes of the torchjd weighting that hold state between steps
-    state_attrs: Sequence[str] = ()
+    #: Attributes of the torchjd object that hold state between steps.
+    torchjd_state: ClassVar[Tuple[str, ...]] = ()
+    #: Whether the torchjd object draws random numbers.
+    uses_rng: ClassVar[bool] = False
+    #: Modules the torchjd object needs beyond torch (from mmmtl[solvers]).
+    solvers: ClassVar[Tuple[str, ...]] = ()
 
-    def _build(self, factory: Callable[[], Any]) -> None:
+    def __init__(self, num_tasks: Optional[int] = None,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(num_tasks=num_tasks)
+        self.seed = seed
+        if self.uses_rng:
+            self.register_buffer('rng_step',
+                                 torch.zeros((), dtype=torch.long))
+
+    def _build(self, factory: Callable[[], nn.Module]) -> None:
+        """Build the torchjd object, turning a missing solver into an
+        ``ImportError`` that names ``mmmtl[solvers]``."""
+        name = type(self).__name__
+        check_solvers(name, self.solvers)
         try:
-            self.weighting = factory()
-        except ImportError as e:
-            raise ImportError(
-                f'{type(self).__name__} needs an optional solver ({e}); '
-                f'{SOLVERS_HINT}') from e
+            weighting = factory()
+        except ImportError as e:        # a dependency torchjd checks itself
+            raise ImportError(f'{name}: {e}; {SOLVERS_HINT}') from e
+        # plain attribute, not a submodule: see the class docstring
+        object.__setattr__(self, 'weighting', weighting)
+
+    def _check_gramian(self, losses: Tensor, gramian: Tensor) -> None:
+        t = losses.numel()
+        if gramian.shape != (t, t):
+            raise ValueError(f'{type(self).__name__} expects a {t} x {t} '
+                             f'Gramian for {t} losses, got shape '
+                             f'{tuple(gramian.shape)}')
+
+    def _solve(self, gramian: Tensor) -> Tensor:
+        """Weights from the Gramian (overridden by matrix-only methods)."""
+        return self.weighting(gramian)
+
+    def _match_pref_vector(self, ref: Tensor) -> None:
+        """Move a torchjd preference vector to ``ref``'s dtype and device
+        (torchjd returns it as given, and combines it with the Gramian)."""
+        pref = getattr(self.weighting, 'pref_vector', None)
+        if isinstance(pref, Tensor) and (pref.dtype != ref.dtype
+                                         or pref.device != ref.device):
+            self.weighting.pref_vector = pref.to(ref)
 
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
         self._check_losses(losses)
-        return self.weighting(gramian)
+        self._check_gramian(losses, gramian)
+        gramian = gramian.detach()
+        self._match_pref_vector(gramian)
+        if not self.uses_rng:
+            return self._solve(gramian)
+        with seeded_rng(self.seed, int(self.rng_step), gramian.device):
+            weights = self._solve(gramian)
+        self.rng_step += 1
+        return weights
+
+    def extra_repr(self) -> str:
+        return f'weighting={self.weighting!r}'
 
     def get_extra_state(self) -> Dict[str, Any]:
-        return {name: _to_saveable(getattr(self.weighting, name, None))
-                for name in self.state_attrs}
+        return {name: _encode(getattr(self.weighting, name))
+                for name in self.torchjd_state}
 
     def set_extra_state(self, state: Optional[Dict[str, Any]]) -> None:
         for name, value in (state or {}).items():
-            setattr(self.weighting, name, value)
-
-
-def _to_saveable(value):
-    if isinstance(value, Tensor):
-        return value.detach().clone()
-    return value
+            if name in self.torchjd_state:
+                setattr(self.weighting, name, _decode(value))

@@ -1,9 +1,8 @@
 """UPGrad (Quinton & Rey, 2024)."""
-from typing import Optional
-
-from torchjd.aggregation import UPGradWeighting
+from typing import Optional, Sequence
 
 from mmmtl.registry import BALANCERS
+from ._pref import pref_tensor
 from .torchjd_adapter import TorchJDWeighting
 
 
@@ -14,18 +13,43 @@ class UPGrad(TorchJDWeighting):
     Quinton & Rey, "Jacobian Descent for Multi-Objective Optimization",
     2024 (arXiv:2406.16232).
 
-    Projects each task gradient onto the dual cone of the task gradients
-    (the vectors with non-negative inner product with every :math:`g_t`)
-    and averages the projections:
+    Projects every task gradient onto the dual cone of the task gradients,
+    :math:`C = \{y : J y \ge 0\}` (the directions that increase no loss to
+    first order), and combines the projections with the preference vector
+    :math:`p` (default :math:`\frac1T\mathbf 1`):
 
-    .. math:: g = \frac{1}{T}\sum_t \pi_{J}(g_t),\qquad
-        \pi_J(x) = \arg\min_{y:\ Jy \ge 0} \|y - x\|^2 .
+    .. math::
+        g = \sum_t p_t\, \pi_C(g_t), \qquad
+        \pi_C(x) = \arg\min_{y \in C} \|y - x\|^2 .
 
-    The update never conflicts with any task (:math:`Jg \ge 0`). The
-    projections are quadratic programs on the Gramian (torchjd's
-    ``UPGradWeighting``).
+    The result never conflicts with a task (:math:`Jg \ge 0`). By duality
+    :math:`\pi_C(g_t) = J^\top v_t` with
+    :math:`v_t = \arg\min_{v \ge e_t} v^\top G v`, a quadratic program on the
+    Gramian (quadprog; torchjd's ``UPGradWeighting``).
+
+    Args:
+        pref_vector (Sequence[float], optional): :math:`p`.
+        norm_eps (float): The QP runs on :math:`G/\mathrm{tr}\,G`; below this
+            trace the weights are 0. Default 1e-4.
+        reg_eps (float): Added to the normalised Gramian's diagonal to make
+            it positive definite. Default 1e-4.
+        num_tasks (int, optional): Number of tasks.
+
+    Needs ``mmmtl[solvers]`` (quadprog, qpsolvers).
     """
 
-    def __init__(self, num_tasks: Optional[int] = None) -> None:
+    solvers = ('qpsolvers', 'quadprog')
+
+    def __init__(self, pref_vector: Optional[Sequence[float]] = None,
+                 norm_eps: float = 1e-4, reg_eps: float = 1e-4,
+                 num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
-        self._build(UPGradWeighting)
+        pref = pref_tensor('UPGrad', pref_vector, num_tasks)
+
+        def make():
+            from torchjd.aggregation import UPGradWeighting
+            from torchjd.linalg import QuadprogProjector
+            return UPGradWeighting(pref, projector=QuadprogProjector(
+                norm_eps=norm_eps, reg_eps=reg_eps))
+
+        self._build(make)

@@ -1,4 +1,5 @@
-"""Loss weighting methods (one per file)."""
+"""Loss weightings (and GradNorm, which reads the Gramian's diagonal), one
+per file."""
 from .dwa import DWA
 from .famo import FAMO
 from .gls import GLS

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
+from ._checks import require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -13,20 +14,25 @@ class DWA(LossWeighting):
     r"""Dynamic Weight Average.
 
     Liu, Johns & Davison, "End-to-End Multi-Task Learning with Attention"
-    (MTAN), CVPR 2019 (arXiv:1803.10704).
+    (MTAN), CVPR 2019 (arXiv:1803.10704), Eq. 7.
 
     .. math::
         w_t(k) = \frac{T \exp(r_t(k-1)/\tau)}{\sum_i \exp(r_i(k-1)/\tau)},
-        \qquad r_t(k-1) = \frac{\bar L_t(k-1)}{\bar L_t(k-2)}
+        \qquad r_t(k-1) = \frac{\bar L_t(k-1)}{\bar L_t(k-2)},
 
     where :math:`\bar L_t(k)` is the mean loss of task :math:`t` over period
-    :math:`k`. The paper's period is an epoch; training here counts
-    iterations, so a period is ``interval`` iterations. The weights are 1
-    until two periods have been seen.
+    :math:`k` and :math:`\tau` the temperature: a task whose loss fell less
+    gets more weight. The paper's period is an epoch; training here counts
+    iterations, so a period is ``interval`` calls of :meth:`weigh` (one per
+    iteration; one per micro-step under gradient accumulation) and
+    :math:`\bar L` is the mean of the losses seen in it. The weights are 1
+    until two periods are complete. The running sum of the current period
+    and the means of the last two are buffers (saved in checkpoints).
 
     Args:
-        temperature (float): :math:`\tau`. Default 2.
+        temperature (float): :math:`\tau`. Default 2.0 (the paper's).
         interval (int): Iterations per period. Default 500.
+        num_tasks (int): Number of tasks (required).
     """
 
     supports_task_subsets = False
@@ -34,35 +40,37 @@ class DWA(LossWeighting):
     def __init__(self, temperature: float = 2.0, interval: int = 500,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
-        if num_tasks is None:
-            raise ValueError('DWA needs `num_tasks` (the optim wrapper '
-                             'constructor passes it)')
-        if interval < 1 or temperature <= 0:
-            raise ValueError('DWA: `interval` must be >= 1 and `temperature` '
-                             '> 0')
-        self.temperature = temperature
-        self.interval = interval
-        self.register_buffer('running_sum', torch.zeros(num_tasks))
+        n = require_num_tasks(self, num_tasks)
+        if int(interval) < 1 or temperature <= 0:
+            raise ValueError(f'DWA: need interval >= 1 and temperature > 0, '
+                             f'got interval={interval}, '
+                             f'temperature={temperature}')
+        self.temperature = float(temperature)
+        self.interval = int(interval)
+        self.register_buffer('running_sum',
+                             torch.zeros(n, dtype=torch.float64))
         self.register_buffer('count', torch.zeros((), dtype=torch.long))
-        # mean losses of the last two complete periods: [k-2, k-1]
-        self.register_buffer('period_means', torch.zeros(2, num_tasks))
+        # mean losses of the last two complete periods: rows [k-2, k-1]
+        self.register_buffer('period_means',
+                             torch.zeros(2, n, dtype=torch.float64))
         self.register_buffer('periods', torch.zeros((), dtype=torch.long))
 
     def weigh(self, losses: Tensor) -> Tensor:
         self._check_losses(losses)
-        if self.periods >= 2:
+        if int(self.periods) >= 2:
             ratio = self.period_means[1] / self.period_means[0].clamp(
-                min=1e-12)
-            weights = len(losses) * torch.softmax(ratio / self.temperature, 0)
+                min=torch.finfo(torch.float64).tiny)
+            weights = losses.numel() * torch.softmax(
+                ratio / self.temperature, 0)
         else:
             weights = torch.ones_like(self.running_sum)
-        # record this step's losses for the next periods
+        # this step's losses count toward the current period
         self.running_sum += losses.detach().to(self.running_sum)
         self.count += 1
-        if self.count == self.interval:
+        if int(self.count) == self.interval:
             self.period_means[0] = self.period_means[1]
             self.period_means[1] = self.running_sum / self.interval
             self.running_sum.zero_()
             self.count.zero_()
             self.periods += 1
-        return weights.to(losses)
+        return weights.to(device=losses.device, dtype=losses.dtype)

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
+from ._checks import check_positive_losses
 
 
 @BALANCERS.register_module()
@@ -16,25 +17,33 @@ class GLS(LossWeighting):
     Feature Aggregation and Geometric Loss Strategy for Multi-Task
     Learning", CVPR Workshops 2019 (arXiv:1904.08492).
 
-    The objective is the geometric mean :math:`L = (\prod_t L_t)^{1/T}`.
-    Its gradient is :math:`\sum_t w_t \nabla L_t` with
+    The objective is the geometric mean of the losses,
+    :math:`L = (\prod_t L_t)^{1/T}`. Its gradient is
 
-    .. math:: w_t = \frac{(\prod_i L_i)^{1/T}}{T\, L_t},
+    .. math::
+        \nabla L = \sum_t \frac{\partial L}{\partial L_t}\nabla L_t
+                 = \sum_t w_t \nabla L_t, \qquad
+        w_t = \frac{(\prod_i L_i)^{1/T}}{T\, L_t},
 
-    so these (detached) weights on the losses give exactly the gradient of
-    the geometric mean. Losses must be positive.
+    so :meth:`weigh` returns these weights, detached: one backward of
+    :math:`\sum_t w_t L_t` gives exactly the gradient of the geometric mean.
+    (The logged combined loss :math:`\sum_t w_t L_t` equals :math:`L`.)
+    Losses must be non-negative; a zero loss is raised to ``eps`` (the
+    geometric mean's gradient is undefined there).
+
+    Args:
+        eps (float): Floor of the losses. Default 1e-8.
+        num_tasks (int, optional): Number of tasks.
     """
 
-    def __init__(self, eps: float = 1e-12,
+    def __init__(self, eps: float = 1e-8,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
         self.eps = eps
 
     def weigh(self, losses: Tensor) -> Tensor:
         self._check_losses(losses)
-        if (losses <= 0).any():
-            raise ValueError(f'GLS needs positive task losses, got '
-                             f'{losses.tolist()}')
-        losses = losses.detach().double().clamp(min=self.eps)
-        geo_mean = torch.exp(losses.log().mean())
-        return (geo_mean / (losses.numel() * losses)).float()
+        check_positive_losses(self, losses)
+        safe = losses.detach().double().clamp(min=self.eps)
+        geo_mean = torch.exp(safe.log().mean())
+        return (geo_mean / (safe.numel() * safe)).to(losses.dtype)

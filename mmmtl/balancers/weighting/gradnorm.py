@@ -6,6 +6,7 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import GramianWeighting
+from ._checks import check_positive_losses, require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -14,59 +15,80 @@ class GradNorm(GramianWeighting):
 
     Chen, Badrinarayanan, Lee & Rabinovich, "GradNorm: Gradient
     Normalization for Adaptive Loss Balancing in Deep Multitask Networks",
-    ICML 2018 (arXiv:1711.02257).
+    ICML 2018 (arXiv:1711.02257), Algorithm 1.
 
-    Learned weights :math:`w_t` (scaling the whole task loss, heads
-    included) are moved so that every task's weighted gradient norm
-    :math:`G_t = w_t \|g_t\|` approaches
-    :math:`\bar G \cdot r_t^\alpha`, where :math:`\bar G` is the mean of
-    the :math:`G_t`, :math:`r_t = \tilde L_t / \mathrm{mean}(\tilde L)` and
-    :math:`\tilde L_t = L_t / L_t(0)` (the loss relative to its first
-    value). One gradient step of size ``lr`` on
+    Learned task weights :math:`w_t` (buffer ``task_weights``, initially 1)
+    scale the whole task loss, heads included (``weights_heads = True``).
+    With :math:`\|g_t\| = \sqrt{G_{tt}}` read from the Gramian of the
+    *unweighted* task gradients, the weighted gradient norms are
+    :math:`N_t = w_t\|g_t\|`, their mean :math:`\bar N`, the inverse
+    training rates :math:`r_t = \tilde L_t / \mathrm{mean}_k \tilde L_k`
+    with :math:`\tilde L_t = L_t / L_t(0)` (:math:`L_t(0)`, buffer
+    ``initial_losses``, is recorded on the first call), and
 
-    .. math:: L_{grad} = \sum_t |G_t - \bar G r_t^\alpha|
+    .. math::
+        L_{grad} = \sum_t \big| N_t - \bar N\, r_t^{\alpha} \big| ,
 
-    (targets held constant, so :math:`\partial L_{grad}/\partial w_t =
-    \mathrm{sign}(G_t - \bar G r_t^\alpha) \|g_t\|`), then renormalisation
-    to :math:`\sum_t w_t = T`. The step's loss uses the weights from
-    *before* this update, as in the paper. :math:`\|g_t\| =
-    \sqrt{G_{tt}}` is read from the Gramian of the unweighted task
-    gradients: the paper takes it w.r.t. the last shared layer; in feature
-    mode it is w.r.t. the shared features, in parameter mode w.r.t. all
-    shared parameters.
+    the targets :math:`\bar N r_t^\alpha` held constant. One gradient step
+    of size ``lr`` is taken on the weights, with the analytic gradient
+    :math:`\partial L_{grad}/\partial w_t = \mathrm{sign}(N_t - \bar N
+    r_t^\alpha)\,\|g_t\|`; the weights are floored at ``min_weight`` (to
+    stay positive) and renormalised to :math:`\sum_t w_t = T`.
+
+    :meth:`weigh` returns the weights from *before* this update, as in the
+    paper: the step's loss :math:`\sum_t w_t L_t` uses the current weights,
+    and the updated ones serve from the next step on. The paper takes
+    :math:`\|g_t\|` w.r.t. the last shared layer; here it is w.r.t. what the
+    optim wrapper differentiates: the shared features in feature mode, all
+    shared parameters in parameter mode.
 
     Args:
-        alpha (float): Restoring-force strength. Default 1.5.
+        alpha (float): :math:`\alpha`, strength of the restoring force.
+            Default 1.5.
         lr (float): Step size of the weights. Default 0.025.
+        min_weight (float): Floor of a weight before renormalisation.
+            Default 1e-4.
+        num_tasks (int): Number of tasks (required).
     """
 
     supports_task_subsets = False
-
     weights_heads = True
 
     def __init__(self, alpha: float = 1.5, lr: float = 0.025,
+                 min_weight: float = 1e-4,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
-        if num_tasks is None:
-            raise ValueError('GradNorm needs `num_tasks` (the optim wrapper '
-                             'constructor passes it)')
-        self.alpha, self.lr = alpha, lr
-        self.register_buffer('task_weights', torch.ones(num_tasks))
-        self.register_buffer('initial_losses', torch.zeros(num_tasks))
-        self.register_buffer('has_initial', torch.zeros((), dtype=torch.bool))
+        n = require_num_tasks(self, num_tasks)
+        if lr < 0 or min_weight <= 0:
+            raise ValueError(f'GradNorm: need lr >= 0 and min_weight > 0, '
+                             f'got lr={lr}, min_weight={min_weight}')
+        self.alpha, self.lr, self.min_weight = alpha, lr, min_weight
+        self.register_buffer('task_weights',
+                             torch.ones(n, dtype=torch.float64))
+        self.register_buffer('initial_losses',
+                             torch.zeros(n, dtype=torch.float64))
+        self.register_buffer('has_initial', torch.zeros((),
+                                                        dtype=torch.bool))
 
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
         self._check_losses(losses)
-        losses = losses.detach().to(self.task_weights)
-        if not self.has_initial:
-            self.initial_losses.copy_(losses.clamp(min=1e-12))
+        t = losses.numel()
+        if gramian.shape != (t, t):
+            raise ValueError(f'GradNorm expects a {t} x {t} Gramian for {t} '
+                             f'losses, got shape {tuple(gramian.shape)}')
+        check_positive_losses(self, losses)
+        tiny = torch.finfo(torch.float64).tiny
+        cur = losses.detach().to(self.task_weights)
+        if not bool(self.has_initial):
+            self.initial_losses.copy_(cur.clamp(min=tiny))
             self.has_initial.fill_(True)
         used = self.task_weights.clone()
-        norms = gramian.diagonal().to(used).clamp(min=0).sqrt()
-        weighted = used * norms
-        rel = losses / self.initial_losses
-        target = weighted.mean() * (rel / rel.mean())**self.alpha
-        grad = torch.sign(weighted - target) * norms
-        new = (used - self.lr * grad).clamp(min=1e-4)
-        self.task_weights.copy_(new * len(new) / new.sum())
-        return used
+        norms = gramian.detach().diagonal().to(used).clamp(min=0).sqrt()
+        weighted = used * norms                       # N_t
+        rel = cur / self.initial_losses               # L_t / L_t(0)
+        r = rel / rel.mean().clamp(min=tiny)          # inverse rates
+        target = weighted.mean() * r.pow(self.alpha)  # held constant
+        grad = torch.sign(weighted - target) * norms  # dL_grad / dw
+        new = (used - self.lr * grad).clamp(min=self.min_weight)
+        self.task_weights.copy_(new * t / new.sum())
+        return used.to(device=gramian.device, dtype=gramian.dtype)

@@ -12,19 +12,28 @@ from ..base import LossWeighting
 class RLW(LossWeighting):
     r"""Random Loss Weighting.
 
-    Lin, Ye, Xu, Shi, Kwok & Zhang, "Reasonable Effectiveness of Random
-    Weighting: A Litmus Test for Multi-Task Learning", TMLR 2022
-    (arXiv:2111.10603).
+    Lin, Ye, Zhang & Tsang, "Reasonable Effectiveness of Random Weighting:
+    A Litmus Test for Multi-Task Learning", TMLR 2022 (arXiv:2111.10603).
 
-    Each step draws :math:`\lambda \sim p(\lambda)` and uses
-    :math:`w = \mathrm{softmax}(\lambda)` (weights sum to 1). ``dist``:
-    ``'normal'`` (:math:`\mathcal N(0, I)`, the paper's default),
-    ``'uniform'`` (:math:`U(0,1)^T`) or ``'dirichlet'`` (weights drawn from
-    a flat Dirichlet directly).
+    Each step draws :math:`\tilde\lambda \sim p(\tilde\lambda)` and uses
+    :math:`w = \mathrm{softmax}(\tilde\lambda)` (weights sum to 1), with
+    ``dist``:
 
-    The draw at step :math:`k` comes from a generator seeded with
-    ``seed + k`` (``k`` kept in the state), so every rank draws the same
-    weights and a resumed run draws what the uninterrupted one would have.
+    * ``'normal'``: :math:`\tilde\lambda \sim \mathcal N(0, I_T)` (the
+      paper's main choice);
+    * ``'uniform'``: :math:`\tilde\lambda \sim U(0, 1)^T`, then softmax;
+    * ``'dirichlet'``: :math:`w \sim \mathrm{Dir}(\mathbf 1)` directly
+      (normalised standard exponentials), no softmax.
+
+    Step :math:`k`'s draw comes from a generator seeded with
+    ``seed + k`` (:math:`k` is the ``step`` buffer), not from torch's global
+    RNG: every rank draws the same weights and a resumed run draws what the
+    uninterrupted one would have.
+
+    Args:
+        dist (str): ``'normal'``, ``'uniform'`` or ``'dirichlet'``.
+        seed (int): Base seed. Default 0.
+        num_tasks (int, optional): Number of tasks.
     """
 
     def __init__(self, dist: str = 'normal', seed: int = 0,
@@ -34,7 +43,7 @@ class RLW(LossWeighting):
             raise ValueError(f"RLW: dist must be 'normal', 'uniform' or "
                              f"'dirichlet', got {dist!r}")
         self.dist = dist
-        self.seed = seed
+        self.seed = int(seed)
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
 
     def weigh(self, losses: Tensor) -> Tensor:
@@ -47,6 +56,7 @@ class RLW(LossWeighting):
         elif self.dist == 'uniform':
             w = torch.softmax(torch.rand(t, generator=gen), 0)
         else:
-            e = -torch.log(torch.rand(t, generator=gen).clamp(min=1e-12))
-            w = e / e.sum()     # Exp(1) normalised = flat Dirichlet
-        return w.to(losses)
+            # Exp(1) = Gamma(1) draws, normalised: a flat Dirichlet
+            e = -torch.log1p(-torch.rand(t, generator=gen))
+            w = e / e.sum()
+        return w.to(device=losses.device, dtype=losses.dtype)

@@ -1,4 +1,4 @@
-"""Fixed task weights."""
+"""Fixed task weights, and equal weighting."""
 from typing import Optional, Sequence
 
 import torch
@@ -14,21 +14,28 @@ class StaticWeighting(LossWeighting):
 
     Args:
         weights (Sequence[float], optional): One weight per task, in the
-            order of the model's ``tasks``. ``None``: all 1 (equal weighting).
+            order of the model's ``tasks``. ``None``: all 1, i.e. equal
+            weighting (the plain sum of the task losses).
         num_tasks (int, optional): Number of tasks.
     """
 
+    # explicit weights are per task position: a step with a subset of the
+    # tasks cannot be weighed (without weights it can, see EqualWeighting)
     supports_task_subsets = False
 
     def __init__(self, weights: Optional[Sequence[float]] = None,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
         if weights is not None:
-            if num_tasks is not None and len(weights) != num_tasks:
+            weights = torch.as_tensor(weights, dtype=torch.float32).flatten()
+            if num_tasks is not None and weights.numel() != num_tasks:
                 raise ValueError(
-                    f'{type(self).__name__}: `weights` has {len(weights)} '
-                    f'entries for {num_tasks} tasks')
-            weights = torch.as_tensor(weights, dtype=torch.float32)
+                    f'{type(self).__name__}: `weights` has {weights.numel()}'
+                    f' entries for {num_tasks} tasks')
+            if not torch.isfinite(weights).all():
+                raise ValueError(f'{type(self).__name__}: `weights` must be '
+                                 f'finite, got {weights.tolist()}')
+        # configuration, not state: not saved in checkpoints
         self.register_buffer('weights', weights, persistent=False)
 
     def weigh(self, losses: Tensor) -> Tensor:
@@ -44,7 +51,12 @@ class StaticWeighting(LossWeighting):
 
 @BALANCERS.register_module()
 class EqualWeighting(StaticWeighting):
-    r"""Equal weighting: :math:`L = \sum_t L_t` (the sum of all losses)."""
+    r"""Equal weighting: :math:`L = \sum_t L_t`, the sum of the task losses
+    (:class:`StaticWeighting` with all weights 1).
+
+    Args:
+        num_tasks (int, optional): Number of tasks.
+    """
 
     supports_task_subsets = True
 

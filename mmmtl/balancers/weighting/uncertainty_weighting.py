@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
+from ._checks import require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -16,30 +17,37 @@ class UncertaintyWeighting(LossWeighting):
     Losses for Scene Geometry and Semantics", CVPR 2018 (arXiv:1705.07115).
 
     Each task has a learned log-variance :math:`s_t = \log\sigma_t^2`
-    (initialised to 0, trained by the model's optimizer) and the objective is
+    (``log_vars``, an ``nn.Parameter`` initialised to 0 and trained by the
+    model's optimizer: MultiTaskOptimWrapperConstructor adds it, without
+    weight decay). The objective is
 
-    .. math:: L = \sum_t e^{-s_t} L_t + s_t .
+    .. math:: L = \sum_t e^{-s_t} L_t + \sum_t s_t ,
 
-    The paper writes :math:`\frac{1}{2\sigma^2} L + \log\sigma` for a
-    regression task and :math:`\frac{1}{\sigma^2} L + \log\sigma` for a
-    classification one; the form above (used by most implementations) drops
-    the task-dependent factors of 1/2, which only rescale :math:`s_t`.
-    Setting the gradient in :math:`s_t` to zero gives
-    :math:`e^{-s_t} = 1/L_t`: tasks with larger loss get smaller weights.
+    i.e. :meth:`weigh` returns :math:`w_t = e^{-s_t}` (carrying gradient to
+    :math:`s`) and :meth:`regularizer` returns :math:`\sum_t s_t`. This is
+    the form LibMTL and most implementations use. The paper derives
+    :math:`\frac{1}{2\sigma_t^2} L_t + \log\sigma_t` for a regression
+    (Gaussian) task and :math:`\frac{1}{\sigma_t^2} L_t + \log\sigma_t` for a
+    classification (softmax) task; the form above drops those factors 1/2,
+    which only reparametrise :math:`s_t`. At the optimum in :math:`s_t`,
+    :math:`\partial L/\partial s_t = 1 - e^{-s_t}L_t = 0`, so
+    :math:`w_t = 1/L_t`.
+
+    Args:
+        num_tasks (int): Number of tasks (required).
     """
 
     supports_task_subsets = False
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
-        if num_tasks is None:
-            raise ValueError('UncertaintyWeighting needs `num_tasks` (the '
-                             'optim wrapper constructor passes it)')
-        self.log_vars = nn.Parameter(torch.zeros(num_tasks))
+        n = require_num_tasks(self, num_tasks)
+        self.log_vars = nn.Parameter(torch.zeros(n))
 
     def weigh(self, losses: Tensor) -> Tensor:
         self._check_losses(losses)
-        return torch.exp(-self.log_vars).to(losses.device)
+        return torch.exp(-self.log_vars).to(device=losses.device,
+                                             dtype=losses.dtype)
 
     def regularizer(self) -> Tensor:
         return self.log_vars.sum()
