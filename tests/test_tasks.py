@@ -174,12 +174,8 @@ def build(det, seg):
     return model
 
 
-# every detector with FPNHead, every seg head with RetinaNet, and a few
-# crossed pairs: each runs loss, backward and predict
-COMBOS = sorted({(d, 'FPNHead') for d in DET} | {('RetinaHead', s)
-                                                for s in SEG}
-                | {('FasterRCNN', 'UPerHead'), ('ATSSHead', 'SegformerHead'),
-                   ('RTMDetHead', 'DepthwiseSeparableASPPHead')})
+# every detector x every seg head: loss, backward and predict
+COMBOS = [(d, s) for d in DET for s in SEG]
 
 
 @pytest.mark.parametrize('det,seg', COMBOS)

@@ -27,3 +27,6 @@ model = dict(
                 in_channels=[fpn_channels] * 4,
                 channels=64,
                 num_classes=8))))
+
+# reproducible runs
+randomness = dict(seed=0)
