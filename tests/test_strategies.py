@@ -85,3 +85,26 @@ def test_staged_training_reapplies_on_resume_and_names_bad_modules():
     with pytest.raises(ValueError, match='tasks.depth'):
         StagedTrainingHook(stages=[dict(begin=0, freeze=['tasks.depth'])]) \
             .before_train(_runner(model, 0))
+
+
+def test_gradient_method_with_the_shared_part_frozen_trains_the_heads():
+    """'Heads first' staging with a gradient method: nothing shared to
+    balance, so each head gets its own loss's gradient (no crash)."""
+    model = MODELS.build(tiny_model_cfg())
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.1), balancer=dict(type='MGDA')))
+    hook = StagedTrainingHook(stages=[dict(begin=0,
+                                           freeze=['backbone', 'neck'])])
+    hook.before_train(_runner(model, 0))
+    hook.before_train_iter(_runner(model, 0), 0)
+    shared = copy.deepcopy([m.state_dict() for m in model.shared_modules()])
+    heads = copy.deepcopy(model.tasks.state_dict())
+    logs = model.train_step(random_batch(2), wrapper)
+    assert float(logs['weight.det']) == 1.0
+    for before, m in zip(shared, model.shared_modules()):
+        assert all(torch.equal(v, m.state_dict()[k])
+                   for k, v in before.items())
+    assert any(not torch.equal(v, model.tasks.state_dict()[k])
+               for k, v in heads.items())

@@ -1,5 +1,4 @@
 """An optim wrapper that balances the tasks of a multi-task model."""
-import math
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -247,9 +246,17 @@ class MultiTaskOptimWrapper(OptimWrapper):
                            logs: dict) -> Tensor:
         """Gradient methods: per-task gradients, balancer, one combination."""
         feature_mode = self.jacobian_mode == 'feature'
-        shared: List[Tensor] = list(features) if feature_mode \
-            else [p for p in self.shared_params if p.requires_grad]
+        shared: List[Tensor] = [
+            t for t in (features if feature_mode else self.shared_params)
+            if t.requires_grad
+        ]
         mult = self._loss_multiplier()
+        if not shared:
+            # the shared part is frozen (e.g. staged training): nothing to
+            # balance; each head gets its own loss's gradient, as gradient
+            # methods give heads anyway
+            (losses.sum() * mult).backward()
+            return torch.ones_like(losses)
         rows, head_grads = [], []
         for i, name in enumerate(names):
             own = [p for p in self.task_params.get(name, ())
