@@ -10,8 +10,7 @@ import pytest
 import torch
 from mmdet.registry import DATASETS
 
-from mmmtl.datasets.synthetic import (DET_CLASSES, SEG_CLASSES, SEG_PALETTE,
-                                      STUFF_CLASSES)
+from mmmtl.datasets.synthetic import DET_CLASSES, SEG_CLASSES, STUFF_CLASSES
 from mtl_fixtures import dataset_cfg
 
 

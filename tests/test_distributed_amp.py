@@ -1,13 +1,10 @@
 """DDP equivalence (2 gloo processes vs 1 process) and mixed precision."""
 import copy
-import os
 import socket
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
-from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
 from mtl_ddp_worker import _build, _train, _worker

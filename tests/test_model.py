@@ -1,5 +1,4 @@
 """MultiTaskDetector: per-task losses, shared gradients, predictions."""
-import copy
 
 import pytest
 import torch

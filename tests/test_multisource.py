@@ -42,7 +42,6 @@ def test_det_only_plus_seg_only_sources(tiny_data_root):
         logs['seg.loss'])
     # each task saw only its own source's samples
     data = model.data_preprocessor(batch, True)
-    feats = model.extract_feat(data['inputs'])
     det_task = model.tasks['det']
     kept = [s for s in data['data_samples'] if det_task.is_labeled(s)]
     assert len(kept) == 1

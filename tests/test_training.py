@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mtl_fixtures import REPO, dataset_cfg, tiny_model_cfg
+from mtl_fixtures import dataset_cfg, tiny_model_cfg
 
 
 def runner_cfg(root, work_dir, max_iters=30, balancer='EqualWeighting',
@@ -142,7 +142,7 @@ def test_each_balancer_family_trains(tiny_data_root, tmp_path, balancer,
     first = sum(h['loss'] for h in history[:4]) / 4
     last = sum(h['loss'] for h in history[-4:]) / 4
     assert last < first, (balancer, first, last)
-    assert f'weight.det' in history[-1]
+    assert 'weight.det' in history[-1]
 
 
 @pytest.mark.parametrize('balancer', ['DWA', 'UncertaintyWeighting'])

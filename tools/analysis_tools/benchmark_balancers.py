@@ -29,6 +29,8 @@ import mmmtl  # noqa: E402,F401
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.utils import register_all_modules  # noqa: E402
 
+from mmmtl.utils.random_batch import random_batch  # noqa: E402
+
 LOSS_METHODS = ['StaticWeighting', 'UncertaintyWeighting', 'DWA', 'RLW',
                 'GLS', 'FAMO']
 GRAD_METHODS = ['GradNorm', 'PCGrad', 'GradVac', 'CAGrad', 'MGDA', 'IMTLG',
@@ -55,13 +57,6 @@ def parse_args():
     p.add_argument('--modes', nargs='+', default=['feature', 'parameter'])
     p.add_argument('--no-torchjd', action='store_true')
     return p.parse_args()
-
-
-def make_batch(n, size, num_det, num_seg, seed=0):
-    sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..', 'tests'))
-    from mtl_fixtures import random_batch
-    return random_batch(n, size=size, seed=seed, num_det=num_det,
-                        num_seg=num_seg)
 
 
 class Candidate:
@@ -156,7 +151,8 @@ def run(args):
         cfg.get('img_scale', (128, 128)))[::-1]
     det = cfg.model.tasks.det.head.num_classes
     seg = cfg.model.tasks.seg.head.num_classes
-    batch = make_batch(args.batch_size, size, det, seg)
+    batch = random_batch(args.batch_size, size=size, num_det=det,
+                         num_seg=seg)
     cands = build_candidates(args, cfg, device)
     sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
 

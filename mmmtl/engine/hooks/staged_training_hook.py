@@ -4,6 +4,10 @@ from typing import List, Sequence
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch.nn import GroupNorm, LayerNorm
+from torch.nn.modules.batchnorm import _BatchNorm
+
+_NORMS = (_BatchNorm, GroupNorm, LayerNorm)
 
 
 @HOOKS.register_module()
@@ -86,8 +90,3 @@ class StagedTrainingHook(Hook):
                 self._apply(model, stage)
         self._set_norm_modes(model)
 
-
-from torch.nn.modules.batchnorm import _BatchNorm  # noqa: E402
-from torch.nn import GroupNorm, LayerNorm  # noqa: E402
-
-_NORMS = (_BatchNorm, GroupNorm, LayerNorm)

@@ -1,6 +1,4 @@
 """Builds a MultiTaskOptimWrapper that knows the model's shared and task parameters."""
-from typing import Optional
-
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from torch import nn

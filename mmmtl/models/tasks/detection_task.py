@@ -1,5 +1,5 @@
 """Object detection with any mmdet single-stage dense head."""
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample

@@ -62,14 +62,16 @@ class ImageClassificationTask(BaseTask):
     def is_labeled(self, data_sample: DetDataSample) -> bool:
         return data_sample.metainfo.get(self.label_key) is not None
 
-    def forward(self, feats: Features) -> Tensor:
-        x = self.task_features(feats)[self.in_index]
+    def _logits(self, task_feats: Features) -> Tensor:
+        x = task_feats[self.in_index]
         return self.fc(self.dropout(x.mean(dim=(2, 3))))
+
+    def forward(self, feats: Features) -> Tensor:
+        return self._logits(self.task_features(feats))
 
     def loss_on_labeled(self, feats: Features,
                         data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
-        x = feats[self.in_index]
-        logits = self.fc(self.dropout(x.mean(dim=(2, 3))))
+        logits = self._logits(feats)
         labels = torch.as_tensor(
             [int(s.metainfo[self.label_key]) for s in data_samples],
             device=logits.device)

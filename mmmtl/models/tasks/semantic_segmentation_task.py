@@ -1,7 +1,6 @@
 """Semantic segmentation with any mmseg decode head."""
-from typing import Dict, List, Optional
+from typing import Dict, List
 
-import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
