@@ -203,3 +203,13 @@ def test_bad_jacobian_mode_is_rejected():
     model = _model()
     with pytest.raises(ValueError, match='jacobian_mode'):
         _wrapper(model, '_TestGramianWeights', jacobian_mode='features')
+
+
+def test_a_summed_loss_is_refused_not_silently_trained(batch):
+    """mmengine's plain DDP wrapper would hand over the summed loss: that
+    must fail loudly, naming the model wrapper to use."""
+    model = _model()
+    wrapper = _wrapper(model, '_TestGramianWeights')
+    with pytest.raises(RuntimeError,
+                       match='MultiTaskDistributedDataParallel'):
+        wrapper.update_params(torch.ones((), requires_grad=True))

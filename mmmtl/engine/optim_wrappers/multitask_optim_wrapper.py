@@ -157,6 +157,18 @@ class MultiTaskOptimWrapper(OptimWrapper):
     # ------------------------------------------------------------------
     # the update
     # ------------------------------------------------------------------
+    def update_params(self, loss: Tensor, step_kwargs=None,
+                      zero_kwargs=None) -> None:
+        """Refuse a single summed loss rather than silently dropping the
+        balancer: it means the step bypassed the model's ``train_step``."""
+        raise RuntimeError(
+            'MultiTaskOptimWrapper got one summed loss instead of per-task '
+            'losses, so it cannot balance the tasks. Under distributed '
+            "training set model_wrapper_cfg=dict(type="
+            "'MultiTaskDistributedDataParallel') (mmmtl's default runtime "
+            'does); otherwise train a model with per-task losses, such as '
+            'MultiTaskDetector.')
+
     def update_task_params(self, task_losses: Dict[str, Tensor],
                            shared_features: Sequence[Tensor],
                            task_names: Optional[Sequence[str]] = None
