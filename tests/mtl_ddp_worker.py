@@ -71,3 +71,48 @@ def _worker(rank, world, port, balancer, mode, out_path):
     else:
         torch.save(dict(logs=logs), out_path + '.1')
     dist.destroy_process_group()
+
+
+def poison_seg_loss(model):
+    """Make the seg task's loss inf (fp16 overflow); returns an undo."""
+    task = model.tasks['seg']
+    orig = task.loss_on_labeled
+
+    def inf_loss(*args, **kwargs):
+        losses = orig(*args, **kwargs)
+        losses['loss_ce'] = losses['loss_ce'] * float('inf')
+        return losses
+
+    task.loss_on_labeled = inf_loss
+    return lambda: setattr(task, 'loss_on_labeled', orig)
+
+
+def _worker_inf_on_one_rank(rank, world, port, mode, out_path):
+    """fp16 with a loss scaler; on the second step only rank 0's seg loss
+    is inf. Both ranks must skip that step (no hang, no update)."""
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    import mmmtl  # noqa: F401
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    from mmmtl.engine import MultiTaskDistributedDataParallel
+    model, _ = _build('MGDA', mode)
+    ddp = MultiTaskDistributedDataParallel(module=model)
+    wrapper = build_optim_wrapper(ddp, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.05),
+        balancer=dict(type='MGDA'), jacobian_mode=mode, amp=True,
+        dtype='float16', loss_scale=dict(init_scale=256.0)))
+    ddp.train_step(_split(random_batch(4, seed=0), rank, world), wrapper)
+    scale = wrapper.loss_scaler.get_scale()
+    if rank == 0:
+        poison_seg_loss(model)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    ddp.train_step(_split(random_batch(4, seed=1), rank, world), wrapper)
+    unchanged = all(torch.equal(v, before[k])
+                    for k, v in model.state_dict().items())
+    torch.save(dict(scale=scale, scale_after=wrapper.loss_scaler.get_scale(),
+                    unchanged=unchanged), f'{out_path}.{rank}')
+    dist.destroy_process_group()

@@ -1,13 +1,15 @@
 """DDP equivalence (2 gloo processes vs 1 process) and mixed precision."""
 import copy
 import socket
+import time
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 from mmengine.optim import build_optim_wrapper
 
-from mtl_ddp_worker import _build, _train, _worker
+from mtl_ddp_worker import (_build, _train, _worker, _worker_inf_on_one_rank,
+                             poison_seg_loss)
 from mtl_fixtures import random_batch
 
 
@@ -87,21 +89,34 @@ def test_fp16_scaler_skips_a_step_with_inf_gradients():
     assert changed
     # poison one task's loss: its gradients overflow -> step skipped,
     # scale halved, weights untouched
-    task = model.tasks['seg']
-    orig = task.loss_on_labeled
-
-    def inf_loss(*a, **k):
-        losses = orig(*a, **k)
-        losses['loss_ce'] = losses['loss_ce'] * float('inf')
-        return losses
-
-    task.loss_on_labeled = inf_loss
+    undo = poison_seg_loss(model)
     before = copy.deepcopy(model.state_dict())
     model.train_step(random_batch(2, seed=1), wrapper)
-    task.loss_on_labeled = orig
+    undo()
     assert wrapper.loss_scaler.get_scale() == scale / 2
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize('mode', ['feature', 'parameter'])
+def test_fp16_inf_on_one_rank_skips_the_step_on_every_rank(tmp_path, mode):
+    """Ranks must agree to skip: a rank whose gradients are finite must not
+    wait in a collective that the overflowing rank never joins."""
+    out = str(tmp_path / 'inf')
+    ctx = mp.start_processes(
+        _worker_inf_on_one_rank, args=(2, _free_port(), mode, out), nprocs=2,
+        join=False, start_method='spawn')
+    deadline = time.monotonic() + 120
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                proc.kill()
+            pytest.fail('the two ranks hung on a step with inf gradients')
+    for rank in (0, 1):
+        res = torch.load(f'{out}.{rank}', weights_only=True)
+        assert res['scale'] > 1
+        assert res['scale_after'] == res['scale'] / 2, rank
+        assert res['unchanged'], rank
 
 
 def test_train_py_amp_keeps_the_balancer():

@@ -152,6 +152,32 @@ def test_feature_mode_uses_the_feature_gramian_and_one_backbone_pass(batch):
         assert_grads_close(g, want)
 
 
+@pytest.mark.parametrize('mode', ['feature', 'parameter'])
+def test_each_head_runs_one_backward_per_step(batch, mode):
+    """A task's backward must not run through the other tasks' heads: a
+    backward from one element of a stacked loss vector would (with zero
+    gradients), doubling the heads' backward cost for two tasks."""
+    model = _model()
+    forwards = {'det': 0, 'seg': 0}
+    backwards = {'det': 0, 'seg': 0}
+    # the last layer of each head (RetinaNet's runs once per FPN level)
+    last_layers = dict(det=model.tasks['det'].head.retina_cls,
+                       seg=model.tasks['seg'].head.conv_seg)
+
+    def counter(calls, name):
+        def hook(*args):
+            calls[name] += 1
+        return hook
+
+    for name, layer in last_layers.items():
+        layer.register_forward_hook(counter(forwards, name))
+        layer.register_full_backward_hook(counter(backwards, name))
+    _run_step(model, _wrapper(model, '_TestGramianWeights',
+                              jacobian_mode=mode), batch)
+    assert forwards['det'] == 4 and forwards['seg'] == 1
+    assert backwards == forwards
+
+
 def test_logs_weights_and_gradient_cosine(batch):
     model = _model()
     wrapper = _wrapper(model, '_TestGramianWeights')

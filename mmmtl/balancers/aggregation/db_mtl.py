@@ -86,23 +86,24 @@ class DBMTL(JacobianAggregator):
                              f'losses, got shape {tuple(jacobian.shape)}')
         check_positive_losses(self, losses)
         jacobian = jacobian.detach()
-        log_grads = jacobian / (losses.detach().to(jacobian) +
-                                self.eps).unsqueeze(1)
-        if self.ema is not None and self.ema.shape != log_grads.shape:
+        if self.ema is not None and self.ema.shape != jacobian.shape:
             warnings.warn(f'DBMTL: the Jacobian changed shape from '
                           f'{tuple(self.ema.shape)} to '
-                          f'{tuple(log_grads.shape)}; restarting its '
+                          f'{tuple(jacobian.shape)}; restarting its '
                           f'gradient average')
             self.ema = None
             self.step.zero_()
         if self.ema is None:
-            self.ema = torch.zeros_like(log_grads)
-        elif self.ema.device != log_grads.device or \
-                self.ema.dtype != log_grads.dtype:
-            self.ema = self.ema.to(log_grads)
+            self.ema = torch.zeros_like(jacobian)
+        elif self.ema.device != jacobian.device or \
+                self.ema.dtype != jacobian.dtype:
+            self.ema = self.ema.to(jacobian)
         self.step += 1
         beta_k = self.beta / float(self.step)**self.beta_sigma
-        self.ema.mul_(beta_k).add_(log_grads, alpha=1 - beta_k)
+        # ema <- beta_k ema + (1 - beta_k) g_t / (L_t + eps), in place (no
+        # T x P temporary for the log-loss gradients)
+        coeff = (1 - beta_k) / (losses.detach().to(jacobian) + self.eps)
+        self.ema.mul_(beta_k).addcmul_(jacobian, coeff.unsqueeze(1))
         norms = self.ema.norm(dim=1)
         scale = norms.max() / (norms + self.eps)
         return scale @ self.ema

@@ -197,7 +197,11 @@ class MultiTaskOptimWrapper(OptimWrapper):
         names = [n for n in task_names if n in task_losses]
         logs: Dict[str, Tensor] = {}
         if names:
-            losses = torch.stack([task_losses[n].float() for n in names])
+            # each task's own scalar is kept for its backward: a backward
+            # from an element of the stacked vector would also run (with
+            # zeros) through every other task's head
+            loss_list = [task_losses[n].float() for n in names]
+            losses = torch.stack(loss_list)
             global_losses = self._mean_over_ranks(losses.detach())
             subset = len(names) < len(task_names or names)
             if subset and not self.balancer.supports_task_subsets:
@@ -209,7 +213,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
             elif self.balancer.requires == 'losses':
                 weights = self._backward_weighted(names, losses, global_losses)
             else:
-                weights = self._backward_balanced(names, losses,
+                weights = self._backward_balanced(names, loss_list,
                                                   shared_features,
                                                   global_losses, logs)
             logs['loss'] = (weights.detach() * losses.detach()).sum()
@@ -253,10 +257,14 @@ class MultiTaskOptimWrapper(OptimWrapper):
         (total * self._loss_multiplier()).backward()
         return weights
 
-    def _backward_balanced(self, names: List[str], losses: Tensor,
+    def _backward_balanced(self, names: List[str], loss_list: List[Tensor],
                            features: Sequence[Tensor], global_losses: Tensor,
                            logs: dict) -> Tensor:
-        """Gradient methods: per-task gradients, balancer, one combination."""
+        """Gradient methods: per-task gradients, balancer, one combination.
+
+        Each task's backward starts from that task's own loss tensor, so it
+        runs through its own head only (and the shared part).
+        """
         feature_mode = self.jacobian_mode == 'feature'
         shared: List[Tensor] = [
             t for t in (features if feature_mode else self.shared_params)
@@ -267,29 +275,37 @@ class MultiTaskOptimWrapper(OptimWrapper):
             # the shared part is frozen (e.g. staged training): nothing to
             # balance; each head gets its own loss's gradient, as gradient
             # methods give heads anyway
-            (losses.sum() * mult).backward()
-            return torch.ones_like(losses)
-        rows, head_grads = [], []
+            (sum(loss_list) * mult).backward()
+            return torch.ones(len(names), device=self.device)
+        # the task gradients go straight into the rows of one float32 matrix
+        numels = [s.numel() for s in shared]
+        jacobian = torch.empty(len(names), sum(numels), dtype=torch.float32,
+                               device=shared[0].device)
+        head_grads = []
         for i, name in enumerate(names):
             own = [p for p in self.task_params.get(name, ())
                    if p.requires_grad]
             grads = torch.autograd.grad(
-                losses[i] * mult, shared + own, retain_graph=True,
+                loss_list[i] * mult, shared + own, retain_graph=True,
                 allow_unused=True)
-            rows.append(torch.cat([
-                (g if g is not None else torch.zeros_like(s)).reshape(-1)
-                for g, s in zip(grads[:len(shared)], shared)
-            ]).float() / mult)
+            for row, g in zip(jacobian[i].split(numels), grads):
+                if g is None:
+                    row.zero_()
+                else:
+                    row.copy_(g.reshape(-1))
+            if mult != 1.0:
+                jacobian[i].div_(mult)
             head_grads.append(list(zip(own, grads[len(shared):])))
-        jacobian = torch.stack(rows)
-        if not torch.isfinite(jacobian).all():
-            # fp16 overflow: leave the weights neutral; the scaler will see
-            # the inf gradients and skip this step.
+        gramian = self._local_gramian(jacobian)
+        if gramian is None:
+            # inf/NaN task gradients (fp16 overflow) on some rank: leave the
+            # weights neutral; the scaler sees the inf gradients and skips
+            # this step
             weights = torch.ones(len(names), device=jacobian.device)
             update = jacobian.sum(0)
         else:
-            weights, update = self._combine(names, losses, global_losses,
-                                            jacobian, feature_mode, logs)
+            weights, update = self._combine(names, global_losses, jacobian,
+                                            gramian, feature_mode, logs)
         weights = weights.to(jacobian.device)
         # heads: the gradient of their own loss (weighted for GradNorm-like)
         for w, pairs in zip(weights, head_grads):
@@ -297,57 +313,67 @@ class MultiTaskOptimWrapper(OptimWrapper):
             for p, g in pairs:
                 if g is None:
                     continue
-                g = g * scale
+                if scale != 1.0:
+                    g = g * scale
                 p.grad = g if p.grad is None else p.grad + g
         # shared part: J^T w, through the backbone in feature mode
-        update = update * mult
-        offset = 0
+        if mult != 1.0:
+            update = update * mult
+        pieces = [piece.view_as(t).to(t.dtype)
+                  for piece, t in zip(update.split(numels), shared)]
         if feature_mode:
-            grad_tensors = []
-            for f in shared:
-                n = f.numel()
-                grad_tensors.append(
-                    update[offset:offset + n].view_as(f).to(f.dtype))
-                offset += n
-            torch.autograd.backward(shared, grad_tensors)
+            torch.autograd.backward(shared, pieces)
         else:
-            for p in shared:
-                n = p.numel()
-                g = update[offset:offset + n].view_as(p).to(p.dtype)
+            for p, g in zip(shared, pieces):
                 p.grad = g if p.grad is None else p.grad + g
-                offset += n
         return weights
 
-    def _combine(self, names: List[str], losses: Tensor,
-                 global_losses: Tensor, jacobian: Tensor, feature_mode: bool,
+    def _local_gramian(self, jacobian: Tensor) -> Optional[Tensor]:
+        """``J J^T`` of this rank's task gradients, or None if any rank's
+        gradients hold inf/NaN (every rank then takes the same branch, so the
+        collectives that follow stay in step)."""
+        gramian = jacobian @ jacobian.T
+        # an inf/NaN anywhere in J shows on G's diagonal (a sum of squares);
+        # J itself is only scanned in the rare case of a non-finite G
+        finite = bool(torch.isfinite(gramian).all())
+        if not finite and bool(torch.isfinite(jacobian).all()):
+            # finite gradients whose squares overflow float32
+            gramian = jacobian.double() @ jacobian.double().T
+            finite = True
+        if is_distributed() and get_world_size() > 1:
+            flag = torch.tensor(float(finite), device=jacobian.device)
+            torch_dist.all_reduce(flag, op=torch_dist.ReduceOp.MIN)
+            finite = bool(flag)
+        return gramian if finite else None
+
+    def _combine(self, names: List[str], global_losses: Tensor,
+                 jacobian: Tensor, gramian: Tensor, feature_mode: bool,
                  logs: dict) -> Tuple[Tensor, Tensor]:
-        """Weights and the shared update ``J^T w`` from the balancer."""
+        """Weights and the shared update ``J^T w`` from the balancer.
+
+        ``gramian`` is this rank's ``J J^T``; under DDP it is turned into
+        the Gramian of the global batch here.
+        """
         world = get_world_size() if is_distributed() else 1
-        if self.balancer.requires == 'jacobian':
-            if world > 1 and not feature_mode:
-                # the balancer must see the global-batch parameter gradients
-                # (feature gradients belong to each rank's own samples)
-                jacobian = jacobian.clone()
+        if world > 1:
+            if feature_mode:
+                # features are per sample: the global Gramian of the mean
+                # loss is the sum of the local ones / world^2
+                torch_dist.all_reduce(gramian)
+                gramian.div_(world * world)
+            else:
+                # parameter gradients are averaged over ranks: average the
+                # task gradients (the balancer sees the global ones), then
+                # take the Gramian
                 torch_dist.all_reduce(jacobian)
                 jacobian.div_(world)
+                gramian = jacobian @ jacobian.T
+        if self.balancer.requires == 'jacobian':
+            # feature mode: the balancer reads this rank's feature gradients
+            # (they belong to its own samples)
             update = self.balancer.aggregate(global_losses, jacobian)
-            gramian = jacobian @ jacobian.T
-            weights = torch.ones(len(losses), device=jacobian.device)
+            weights = torch.ones(len(names), device=jacobian.device)
         else:
-            gramian = jacobian @ jacobian.T
-            if world > 1:
-                if feature_mode:
-                    # features are per sample: the global Gramian of the
-                    # mean loss is the sum of local ones / world^2
-                    torch_dist.all_reduce(gramian)
-                    gramian.div_(world * world)
-                else:
-                    # parameter gradients are averaged over ranks: reduce
-                    # the gradients, then take the Gramian
-                    jacobian = jacobian.clone()
-                    torch_dist.all_reduce(jacobian)
-                    jacobian.div_(world)
-                    gramian = jacobian @ jacobian.T
             weights = self.balancer.weigh(global_losses, gramian.double())
             weights = weights.to(jacobian.dtype)
             # feature mode: the local J^T w, averaged over ranks with the
