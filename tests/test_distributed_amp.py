@@ -119,6 +119,25 @@ def test_fp16_inf_on_one_rank_skips_the_step_on_every_rank(tmp_path, mode):
         assert res['unchanged'], rank
 
 
+def test_fp16_clips_the_unscaled_gradient():
+    """clip_grad under the loss scaler acts on the unscaled gradients (as
+    AmpOptimWrapper does): plain SGD moves the weights by lr * max_norm,
+    not by lr * max_norm / scale."""
+    model, _ = _build('MGDA', 'feature')
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.5), balancer=dict(type='MGDA'),
+        amp=True, dtype='float16', loss_scale=dict(init_scale=256.0),
+        clip_grad=dict(max_norm=0.05)))
+    before = [p.detach().clone() for p in model.parameters()]
+    model.train_step(random_batch(2), wrapper)
+    assert wrapper.loss_scaler.get_scale() == 256.0   # step not skipped
+    moved = torch.cat([(p.detach() - b).reshape(-1)
+                       for p, b in zip(model.parameters(), before)])
+    assert float(moved.norm()) == pytest.approx(0.5 * 0.05, rel=1e-3)
+
+
 def test_train_py_amp_keeps_the_balancer():
     from mmengine.config import Config
 

@@ -214,6 +214,52 @@ def test_gradient_accumulation_matches_one_big_step(batch):
     wrapper.step = step
 
 
+def test_clip_grad_matches_mmengines_optim_wrapper(batch):
+    """Equal weighting + clip_grad: the same step as mmengine's OptimWrapper
+    on the summed loss with the same clip_grad (and clipping was active)."""
+    from mmengine.logging import MessageHub
+    clip = dict(max_norm=0.05)
+    ours = _model()
+    ours_wrapper = build_optim_wrapper(ours, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.5, momentum=0.9),
+        balancer=dict(type='EqualWeighting'), clip_grad=clip))
+    ref = _model()
+    ref_wrapper = build_optim_wrapper(ref, dict(
+        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.5, momentum=0.9),
+        clip_grad=clip))
+    hub = MessageHub.get_current_instance()
+    for seed in (0, 1):
+        b = random_batch(3, seed=seed)
+        ours.train_step(copy.deepcopy(b), ours_wrapper)
+        ours_norm = hub.get_scalar('train/grad_norm').current()
+        ref.train_step(copy.deepcopy(b), ref_wrapper)
+        ref_norm = hub.get_scalar('train/grad_norm').current()
+        assert ours_norm == pytest.approx(ref_norm, rel=1e-4)
+        assert ref_norm > 10 * clip['max_norm']      # clipping did act
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize('mode', ['feature', 'parameter'])
+def test_clip_grad_clips_the_balanced_gradient(batch, mode):
+    """With a gradient method, clipping acts on the final (balanced)
+    gradient of every parameter: plain SGD then moves the weights by
+    exactly lr * max_norm."""
+    model = _model()
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.5), balancer=dict(type='MGDA'),
+        jacobian_mode=mode, clip_grad=dict(max_norm=0.05)))
+    before = [p.detach().clone() for p in model.parameters()]
+    model.train_step(copy.deepcopy(batch), wrapper)
+    moved = torch.cat([(p.detach() - b).reshape(-1)
+                       for p, b in zip(model.parameters(), before)])
+    assert float(moved.norm()) == pytest.approx(0.5 * 0.05, rel=1e-3)
+
+
 def test_without_the_constructor_the_error_says_what_to_set(batch):
     from mmmtl.engine import MultiTaskOptimWrapper
     model = _model()

@@ -64,7 +64,7 @@ class Candidate:
 
     def __init__(self, name, model, step_fn):
         self.name, self.model, self.step_fn = name, model, step_fn
-        self.times, self.peak = [], None
+        self.times, self.peak = [], 0.0
 
 
 def build_candidates(args, cfg, device):
@@ -158,17 +158,11 @@ def run(args):
 
     def one(c):
         b = copy.deepcopy(batch)
-        if device.type == 'cuda':
-            torch.cuda.reset_peak_memory_stats()
         sync()
         t0 = time.perf_counter()
         c.step_fn(b)
         sync()
-        dt = time.perf_counter() - t0
-        if device.type == 'cuda':
-            peak = torch.cuda.max_memory_allocated() / 2**20
-            c.peak = peak if c.peak is None else max(c.peak, peak)
-        return dt
+        return time.perf_counter() - t0
 
     for c in cands:
         for _ in range(args.warmup):
@@ -177,22 +171,51 @@ def run(args):
         for c in cands:
             c.times.append(one(c))
         gc.collect()
+    # memory: one more step of each, apart from the timed ones (the CPU
+    # measurement runs under the profiler, which slows the step)
+    for c in cands:
+        c.peak = step_peak_memory(c, batch, device) / 2**20
     ref = statistics.median(cands[0].times)
     ref_mem = cands[0].peak
     print(f'\nmodel: {args.config}  input {size[0]}x{size[1]}  batch '
           f'{args.batch_size}  device {device}'
           f'{" (" + torch.cuda.get_device_name() + ")" if device.type == "cuda" else ""}'
           f'  amp {args.amp}  rounds {args.rounds}')
-    print(f'| method | step (ms) | x equal weighting |'
-          f'{" peak mem (MiB) | x mem |" if ref_mem else ""}')
-    print(f'|---|---:|---:|{"---:|---:|" if ref_mem else ""}')
+    print('| method | step (ms) | x equal weighting | step memory (MiB) '
+          '| x equal weighting |')
+    print('|---|---:|---:|---:|---:|')
     for c in cands:
         t = statistics.median(c.times)
-        row = f'| {c.name} | {1000 * t:.1f} | {t / ref:.2f} |'
-        if ref_mem:
-            row += f' {c.peak:.0f} | {c.peak / ref_mem:.2f} |'
-        print(row)
+        print(f'| {c.name} | {1000 * t:.1f} | {t / ref:.2f} | {c.peak:.0f} '
+              f'| {c.peak / ref_mem:.2f} |')
 
+
+def step_peak_memory(cand, batch, device):
+    """Peak bytes allocated during one training step above what was held
+    before it (activations, gradients, Jacobians; not the weights or the
+    optimizer state). CUDA: the caching allocator's peak counter. CPU: the
+    allocation events recorded by the PyTorch profiler, summed in order."""
+    b = copy.deepcopy(batch)
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        held = torch.cuda.memory_allocated()
+        cand.step_fn(b)
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - held
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) \
+            as prof:
+        cand.step_fn(b)
+    events = sorted((e for e in prof.profiler.kineto_results.events()
+                     if e.name() == '[memory]'
+                     and e.device_type() == torch.autograd.DeviceType.CPU),
+                    key=lambda e: e.start_ns())
+    live = peak = 0
+    for e in events:
+        live += e.nbytes()
+        peak = max(peak, live)
+    return peak
 
 if __name__ == '__main__':
     run(parse_args())

@@ -296,6 +296,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
             if mult != 1.0:
                 jacobian[i].div_(mult)
             head_grads.append(list(zip(own, grads[len(shared):])))
+            del grads  # the shared gradients now live in the Jacobian only
         gramian = self._local_gramian(jacobian)
         if gramian is None:
             # inf/NaN task gradients (fp16 overflow) on some rank: leave the
