@@ -2,6 +2,7 @@
 processes can import it)."""
 import copy
 import os
+import socket
 
 import torch
 import torch.distributed as dist
@@ -9,6 +10,13 @@ from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
 from mtl_fixtures import random_batch, tiny_model_cfg
+
+
+def free_port():
+    """A free TCP port on localhost for a process group's rendezvous."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def ddp_model_cfg():

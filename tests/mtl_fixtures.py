@@ -2,6 +2,7 @@
 import os.path as osp
 
 import torch
+from mmengine.config import Config
 
 import mmmtl  # noqa: F401  (registers everything)
 from mmdet.utils import register_all_modules
@@ -125,6 +126,44 @@ def batch_from(dataset, indices):
     """A collated batch (as the dataloader gives it) of dataset items."""
     from mmengine.dataset import pseudo_collate
     return pseudo_collate([dataset[i] for i in indices])
+
+
+def runner_cfg(root, work_dir, max_iters=30, balancer='EqualWeighting',
+               **wrapper):
+    val_ann = osp.join(root, 'annotations/instances_val.json')
+    return Config(dict(
+        default_scope='mmdet',
+        model=tiny_model_cfg(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            batch_size=4, num_workers=0,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            dataset=dataset_cfg(root, 'train')),
+        val_dataloader=dict(
+            batch_size=4, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            dataset=dataset_cfg(root, 'val')),
+        val_evaluator=[dict(type='CocoMetric', ann_file=val_ann,
+                            metric='bbox'),
+                       dict(type='SegIoUMetric', iou_metrics=['mIoU'])],
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                       val_interval=max_iters),
+        val_cfg=dict(type='ValLoop'),
+        optim_wrapper=dict(
+            type='MultiTaskOptimWrapper',
+            constructor='MultiTaskOptimWrapperConstructor',
+            optimizer=dict(type='AdamW', lr=3e-3, weight_decay=1e-4),
+            balancer=dict(type=balancer), **wrapper),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=5),
+            checkpoint=dict(type='CheckpointHook', interval=max_iters // 2,
+                            by_epoch=False)),
+        log_processor=dict(by_epoch=False, window_size=1),
+        visualizer=dict(type='MultiTaskVisualizer'),
+        randomness=dict(seed=0),
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        log_level='WARNING',
+    ))
 
 
 torch.set_num_threads(2)

@@ -1,6 +1,5 @@
 """DDP equivalence (2 gloo processes vs 1 process) and mixed precision."""
 import copy
-import socket
 import time
 
 import pytest
@@ -9,14 +8,8 @@ import torch.multiprocessing as mp
 from mmengine.optim import build_optim_wrapper
 
 from mtl_ddp_worker import (_build, _train, _worker, _worker_inf_on_one_rank,
-                             poison_seg_loss)
+                             free_port, poison_seg_loss)
 from mtl_fixtures import random_batch
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize('balancer,mode', [('EqualWeighting', 'feature'),
@@ -25,7 +18,7 @@ def _free_port():
 def test_two_processes_match_one_on_the_global_batch(tmp_path, balancer,
                                                       mode):
     out = str(tmp_path / 'ddp.pth')
-    mp.start_processes(_worker, args=(2, _free_port(), balancer, mode, out),
+    mp.start_processes(_worker, args=(2, free_port(), balancer, mode, out),
                        nprocs=2, join=True, start_method='spawn')
     ddp = torch.load(out, weights_only=True)
     ddp1 = torch.load(out + '.1', weights_only=True)
@@ -104,7 +97,7 @@ def test_fp16_inf_on_one_rank_skips_the_step_on_every_rank(tmp_path, mode):
     wait in a collective that the overflowing rank never joins."""
     out = str(tmp_path / 'inf')
     ctx = mp.start_processes(
-        _worker_inf_on_one_rank, args=(2, _free_port(), mode, out), nprocs=2,
+        _worker_inf_on_one_rank, args=(2, free_port(), mode, out), nprocs=2,
         join=False, start_method='spawn')
     deadline = time.monotonic() + 120
     while not ctx.join(timeout=1):

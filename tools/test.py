@@ -17,6 +17,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmmtl  # noqa: E402,F401
 from mmmtl.utils.config import load_tool_config  # noqa: E402
+from mmmtl.utils.dist import init_dist_without_cuda  # noqa: E402
 
 
 def parse_args():
@@ -71,6 +72,7 @@ def main():
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
 
+    init_dist_without_cuda(cfg)  # torchrun on CPU: gloo, no GPU pinning
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -16,6 +16,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmmtl  # noqa: E402,F401  (registers mmmtl's modules)
 from mmmtl.utils.config import enable_amp, load_tool_config  # noqa: E402
+from mmmtl.utils.dist import init_dist_without_cuda  # noqa: E402
 
 
 def parse_args():
@@ -73,6 +74,7 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
+    init_dist_without_cuda(cfg)  # torchrun on CPU: gloo, no GPU pinning
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

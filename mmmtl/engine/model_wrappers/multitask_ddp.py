@@ -4,7 +4,10 @@ from typing import Dict, Union
 import torch
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
-from mmdet.registry import MODEL_WRAPPERS
+# mmengine's root registry, not mmdet's: the Runner looks the wrapper type up
+# there with MODEL_WRAPPERS.get(type), which does not switch to the default
+# scope (mmdet's child registry still finds it through its parent)
+from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()

@@ -285,8 +285,11 @@ class MultiTaskOptimWrapper(OptimWrapper):
         for i, name in enumerate(names):
             own = [p for p in self.task_params.get(name, ())
                    if p.requires_grad]
+            # feature mode backpropagates J^T w from the features later;
+            # parameter mode is done with the graph after the last task
+            keep = feature_mode or i < len(names) - 1
             grads = torch.autograd.grad(
-                loss_list[i] * mult, shared + own, retain_graph=True,
+                loss_list[i] * mult, shared + own, retain_graph=keep,
                 allow_unused=True)
             for row, g in zip(jacobian[i].split(numels), grads):
                 if g is None:
