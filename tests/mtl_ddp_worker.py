@@ -3,13 +3,37 @@ processes can import it)."""
 import copy
 import os
 import socket
+import time
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
 from mtl_fixtures import random_batch, tiny_model_cfg
+
+
+def run_ranks(fn, args, nprocs=2, timeout=180):
+    """Run ``fn(rank, *args)`` in ``nprocs`` spawned processes; fail (after
+    killing them) rather than hang if they are not done in ``timeout`` s."""
+    import pytest
+    ctx = mp.start_processes(fn, args=args, nprocs=nprocs, join=False,
+                             start_method='spawn')
+    deadline = time.monotonic() + timeout
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            alive = [r for r, p in enumerate(ctx.processes) if p.is_alive()]
+            for proc in ctx.processes:
+                proc.kill()
+            pytest.fail(f'ranks {alive} still running after {timeout} s '
+                        '(waiting in a collective the others never joined?)')
+
+
+def _finish():
+    """Tear down together: no rank leaves while another still talks."""
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def free_port():
@@ -78,7 +102,7 @@ def _worker(rank, world, port, balancer, mode, out_path):
                    out_path)
     else:
         torch.save(dict(logs=logs), out_path + '.1')
-    dist.destroy_process_group()
+    _finish()
 
 
 def poison_seg_loss(model):
@@ -123,4 +147,4 @@ def _worker_inf_on_one_rank(rank, world, port, mode, out_path):
                     for k, v in model.state_dict().items())
     torch.save(dict(scale=scale, scale_after=wrapper.loss_scaler.get_scale(),
                     unchanged=unchanged), f'{out_path}.{rank}')
-    dist.destroy_process_group()
+    _finish()

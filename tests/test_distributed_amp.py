@@ -1,14 +1,12 @@
 """DDP equivalence (2 gloo processes vs 1 process) and mixed precision."""
 import copy
-import time
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from mmengine.optim import build_optim_wrapper
 
 from mtl_ddp_worker import (_build, _train, _worker, _worker_inf_on_one_rank,
-                             free_port, poison_seg_loss)
+                             free_port, poison_seg_loss, run_ranks)
 from mtl_fixtures import random_batch
 
 
@@ -18,8 +16,7 @@ from mtl_fixtures import random_batch
 def test_two_processes_match_one_on_the_global_batch(tmp_path, balancer,
                                                       mode):
     out = str(tmp_path / 'ddp.pth')
-    mp.start_processes(_worker, args=(2, free_port(), balancer, mode, out),
-                       nprocs=2, join=True, start_method='spawn')
+    run_ranks(_worker, (2, free_port(), balancer, mode, out))
     ddp = torch.load(out, weights_only=True)
     ddp1 = torch.load(out + '.1', weights_only=True)
     # every rank used the same task weights
@@ -96,15 +93,8 @@ def test_fp16_inf_on_one_rank_skips_the_step_on_every_rank(tmp_path, mode):
     """Ranks must agree to skip: a rank whose gradients are finite must not
     wait in a collective that the overflowing rank never joins."""
     out = str(tmp_path / 'inf')
-    ctx = mp.start_processes(
-        _worker_inf_on_one_rank, args=(2, free_port(), mode, out), nprocs=2,
-        join=False, start_method='spawn')
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail('the two ranks hung on a step with inf gradients')
+    run_ranks(_worker_inf_on_one_rank, (2, free_port(), mode, out),
+              timeout=120)
     for rank in (0, 1):
         res = torch.load(f'{out}.{rank}', weights_only=True)
         assert res['scale'] > 1

@@ -118,8 +118,10 @@ def torchjd_candidate(base, method, args):
     model = copy.deepcopy(base)
     aggregator = getattr(agg, TORCHJD_AGGREGATORS[method])()
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    shared = [p for m in model.shared_modules() for p in m.parameters()]
-    tasks = [list(t.parameters()) for t in model.tasks.values()]
+    shared = [p for m in model.shared_modules() for p in m.parameters()
+              if p.requires_grad]
+    tasks = [[p for p in t.parameters() if p.requires_grad]
+             for t in model.tasks.values()]
     device_type = next(model.parameters()).device.type
 
     def step(batch):
@@ -146,6 +148,7 @@ def torchjd_candidate(base, method, args):
 def run(args):
     register_all_modules()
     cfg = Config.fromfile(args.config)
+    drop_pretrained(cfg.model)
     device = torch.device(args.device)
     size = tuple(args.img_size) if args.img_size else tuple(
         cfg.get('img_scale', (128, 128)))[::-1]
@@ -188,6 +191,21 @@ def run(args):
         t = statistics.median(c.times)
         print(f'| {c.name} | {1000 * t:.1f} | {t / ref:.2f} | {c.peak:.0f} '
               f'| {c.peak / ref_mem:.2f} |')
+
+
+def drop_pretrained(node):
+    """Remove ``init_cfg=dict(type='Pretrained', ...)`` everywhere in a
+    model config: step times do not depend on the weights' values, and the
+    machine may have no network to fetch them."""
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        if isinstance(init, dict) and init.get('type') == 'Pretrained':
+            node.pop('init_cfg')
+        for value in node.values():
+            drop_pretrained(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            drop_pretrained(value)
 
 
 def step_peak_memory(cand, batch, device):

@@ -171,16 +171,25 @@ class MultiTaskOptimWrapper(OptimWrapper):
 
     def update_task_params(self, task_losses: Dict[str, Tensor],
                            shared_features: Sequence[Tensor],
-                           task_names: Optional[Sequence[str]] = None
+                           task_names: Optional[Sequence[str]] = None,
+                           head_inputs: Optional[Sequence[Tensor]] = None
                            ) -> Dict[str, Tensor]:
         """Backward of the balanced task losses, then step when due.
 
         Args:
             task_losses: Task name -> that task's total loss (scalar). Tasks
                 with no labelled sample in this batch are absent.
-            shared_features: The shared features every task read.
+            shared_features: The shared features (the backbone/neck outputs).
             task_names: All the model's tasks (for logging weights of absent
                 tasks as 0).
+            head_inputs: What the heads read, if the model cut the graph
+                there: leaf copies ``f.detach().requires_grad_()`` of the
+                shared features (views, no copy of the data). Each task's
+                backward then ends at them and frees its head's graph as it
+                goes, and the backbone is backpropagated on its own, once
+                (twice per task in parameter mode). None: the heads read
+                ``shared_features`` themselves (one graph, kept until the
+                last backward).
 
         Returns:
             dict: Values to log (combined loss, task weights, cosines).
@@ -192,8 +201,9 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 " constructor='MultiTaskOptimWrapperConstructor', ...)")
         self._ensure_scaler()
         task_names = list(task_names or task_losses)
-        task_losses = self._agree_on_tasks(task_losses, task_names,
-                                           shared_features)
+        leaves = list(head_inputs if head_inputs is not None
+                      else shared_features)
+        task_losses = self._agree_on_tasks(task_losses, task_names, leaves)
         names = [n for n in task_names if n in task_losses]
         logs: Dict[str, Tensor] = {}
         if names:
@@ -210,11 +220,13 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 # state alone
                 weights = torch.ones_like(losses)
                 (losses.sum() * self._loss_multiplier()).backward()
+                self._backward_from_head_inputs(shared_features, head_inputs)
             elif self.balancer.requires == 'losses':
                 weights = self._backward_weighted(names, losses, global_losses)
+                self._backward_from_head_inputs(shared_features, head_inputs)
             else:
                 weights = self._backward_balanced(names, loss_list,
-                                                  shared_features,
+                                                  shared_features, leaves,
                                                   global_losses, logs)
             logs['loss'] = (weights.detach() * losses.detach()).sum()
             for name, w in zip(names, weights.detach()):
@@ -257,19 +269,38 @@ class MultiTaskOptimWrapper(OptimWrapper):
         (total * self._loss_multiplier()).backward()
         return weights
 
+    @staticmethod
+    def _backward_from_head_inputs(features: Sequence[Tensor],
+                                   head_inputs: Optional[Sequence[Tensor]]
+                                   ) -> None:
+        """With a cut graph: backpropagate the gradient that reached the
+        heads' inputs through the backbone (one backward)."""
+        if head_inputs is None:
+            return
+        pairs = [(f, h.grad) for f, h in zip(features, head_inputs)
+                 if h.requires_grad and h.grad is not None]
+        if pairs:
+            torch.autograd.backward([f for f, _ in pairs],
+                                    [g for _, g in pairs])
+
     def _backward_balanced(self, names: List[str], loss_list: List[Tensor],
-                           features: Sequence[Tensor], global_losses: Tensor,
-                           logs: dict) -> Tensor:
+                           features: Sequence[Tensor], leaves: List[Tensor],
+                           global_losses: Tensor, logs: dict) -> Tensor:
         """Gradient methods: per-task gradients, balancer, one combination.
 
         Each task's backward starts from that task's own loss tensor, so it
-        runs through its own head only (and the shared part).
+        runs through its own head only. ``leaves`` are the tensors the heads
+        read: the features themselves, or their leaf copies when the model
+        cut the graph (``leaves[k] is not features[k]``).
         """
         feature_mode = self.jacobian_mode == 'feature'
-        shared: List[Tensor] = [
-            t for t in (features if feature_mode else self.shared_params)
-            if t.requires_grad
-        ]
+        cut = any(h is not f for h, f in zip(leaves, features))
+        # the features whose heads' inputs need a gradient, and those inputs
+        pairs = [(f, h) for f, h in zip(features, leaves) if h.requires_grad]
+        req_features = [f for f, _ in pairs]
+        req_leaves = [h for _, h in pairs]
+        shared: List[Tensor] = req_leaves if feature_mode else [
+            p for p in self.shared_params if p.requires_grad]
         mult = self._loss_multiplier()
         if not shared:
             # the shared part is frozen (e.g. staged training): nothing to
@@ -285,21 +316,40 @@ class MultiTaskOptimWrapper(OptimWrapper):
         for i, name in enumerate(names):
             own = [p for p in self.task_params.get(name, ())
                    if p.requires_grad]
-            # feature mode backpropagates J^T w from the features later;
-            # parameter mode is done with the graph after the last task
-            keep = feature_mode or i < len(names) - 1
-            grads = torch.autograd.grad(
-                loss_list[i] * mult, shared + own, retain_graph=keep,
-                allow_unused=True)
-            for row, g in zip(jacobian[i].split(numels), grads):
+            last = i == len(names) - 1
+            if cut and not feature_mode:
+                # parameter mode, cut graph: the head (freed as it goes),
+                # then this task's feature gradients through the backbone
+                grads = torch.autograd.grad(loss_list[i] * mult,
+                                            req_leaves + own,
+                                            allow_unused=True)
+                fg = [(f, g) for f, g in zip(req_features,
+                                             grads[:len(req_leaves)])
+                      if g is not None]
+                own_grads = grads[len(req_leaves):]
+                shared_grads = torch.autograd.grad(
+                    [f for f, _ in fg], shared, [g for _, g in fg],
+                    retain_graph=not last,
+                    allow_unused=True) if fg else [None] * len(shared)
+            else:
+                # one backward to the Jacobian's inputs and the task's own
+                # parameters; an uncut graph is kept for what follows
+                keep = not cut and (feature_mode or not last)
+                grads = torch.autograd.grad(
+                    loss_list[i] * mult, shared + own, retain_graph=keep,
+                    allow_unused=True)
+                shared_grads, own_grads = grads[:len(shared)], \
+                    grads[len(shared):]
+            for row, g in zip(jacobian[i].split(numels), shared_grads):
                 if g is None:
                     row.zero_()
                 else:
                     row.copy_(g.reshape(-1))
             if mult != 1.0:
                 jacobian[i].div_(mult)
-            head_grads.append(list(zip(own, grads[len(shared):])))
-            del grads  # the shared gradients now live in the Jacobian only
+            head_grads.append(list(zip(own, own_grads)))
+            # the shared gradients now live in the Jacobian only
+            del grads, shared_grads
         gramian = self._local_gramian(jacobian)
         if gramian is None:
             # inf/NaN task gradients (fp16 overflow) on some rank: leave the
@@ -326,7 +376,8 @@ class MultiTaskOptimWrapper(OptimWrapper):
         pieces = [piece.view_as(t).to(t.dtype)
                   for piece, t in zip(update.split(numels), shared)]
         if feature_mode:
-            torch.autograd.backward(shared, pieces)
+            # through the backbone, from the features (not their copies)
+            torch.autograd.backward(req_features, pieces)
         else:
             for p, g in zip(shared, pieces):
                 p.grad = g if p.grad is None else p.grad + g

@@ -135,7 +135,13 @@ class MultiTaskDetector(BaseDetector):
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)
             feats = self.extract_feat(data['inputs'])
-            per_task = self.task_losses(feats, data['data_samples'])
+            # the heads read leaf views of the shared features: each task's
+            # graph ends there, so the wrapper backpropagates (and frees)
+            # the heads one by one, then the backbone on its own
+            head_inputs = tuple(
+                f.detach().requires_grad_() if f.requires_grad else f
+                for f in feats)
+            per_task = self.task_losses(head_inputs, data['data_samples'])
         task_totals: Dict[str, Tensor] = OrderedDict()
         log_vars: Dict[str, Tensor] = OrderedDict()
         for name, task_loss in per_task.items():
@@ -149,5 +155,5 @@ class MultiTaskDetector(BaseDetector):
         log_vars.update(
             optim_wrapper.update_task_params(
                 task_totals, shared_features=feats,
-                task_names=self.task_names))
+                task_names=self.task_names, head_inputs=head_inputs))
         return log_vars
