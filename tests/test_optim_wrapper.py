@@ -178,6 +178,26 @@ def test_each_head_runs_one_backward_per_step(batch, mode):
     assert backwards == forwards
 
 
+@pytest.mark.parametrize('balancer,mode', [
+    ('_TestLossWeights', 'feature'), ('_TestGramianWeights', 'feature'),
+    ('_TestGramianWeights', 'parameter')])
+def test_a_model_that_does_not_cut_the_graph_gets_the_same_update(
+        batch, balancer, mode):
+    """MultiTaskDetector hands the heads leaf views of the features; a model
+    whose heads read the features themselves (no head_inputs) must get the
+    same gradients through the one-graph path."""
+    cut_model = _model()
+    cut = _run_step(cut_model, _wrapper(cut_model, balancer,
+                                        jacobian_mode=mode), batch)
+    model = _model()
+    wrapper = _wrapper(model, balancer, jacobian_mode=mode)
+    wrapper.zero_grad = lambda **kw: None
+    losses, feats = _task_losses(model, batch)
+    wrapper.update_task_params(losses, feats, task_names=model.task_names)
+    for g, want in zip(_grads(model), cut):
+        assert_grads_close(g, want)
+
+
 def test_logs_weights_and_gradient_cosine(batch):
     model = _model()
     wrapper = _wrapper(model, '_TestGramianWeights')

@@ -39,6 +39,10 @@ class MultiTaskOptimWrapper(OptimWrapper):
       shared **parameters** (``'parameter'``: one backward through the whole
       network per task, exact). Each head gets the gradient of its own loss.
 
+    When the model cuts the graph between the shared features and the heads
+    (``head_inputs``, as :class:`MultiTaskDetector` does), every head is
+    backpropagated once and freed as it goes, and the backbone separately.
+
     AMP is built in (``amp=True``): autocast in ``dtype`` (``'float16'`` or
     ``'bfloat16'``) on the model's device, CPU included; with float16 a
     dynamic loss scaler scales each task's loss, per-task gradients are
@@ -362,9 +366,9 @@ class MultiTaskOptimWrapper(OptimWrapper):
                                             gramian, feature_mode, logs)
         weights = weights.to(jacobian.device)
         # heads: the gradient of their own loss (weighted for GradNorm-like)
-        for w, pairs in zip(weights, head_grads):
+        for w, own_grads in zip(weights, head_grads):
             scale = float(w) if self.balancer.weights_heads else 1.0
-            for p, g in pairs:
+            for p, g in own_grads:
                 if g is None:
                     continue
                 if scale != 1.0:
