@@ -70,12 +70,21 @@ def _train(model, wrapper, batches):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def without_seg_labels(batch, samples):
+    """``batch`` with the seg labels of the samples at ``samples`` removed
+    (partial labels: those images carry boxes only)."""
+    for i in samples:
+        del batch['data_samples'][i].gt_sem_seg
+    return batch
+
+
 def _split(batch, rank, world):
     n = len(batch['inputs']) // world
     return {k: v[rank * n:(rank + 1) * n] for k, v in batch.items()}
 
 
-def _worker(rank, world, port, balancer, mode, out_path):
+def _worker(rank, world, port, balancer, mode, out_path,
+            seg_labels_on_rank0_only=False):
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
     dist.init_process_group('gloo', rank=rank, world_size=world)
     torch.set_num_threads(1)
@@ -93,6 +102,8 @@ def _worker(rank, world, port, balancer, mode, out_path):
     logs = []
     for step in range(2):
         batch = _split(random_batch(4, seed=step), rank, world)
+        if seg_labels_on_rank0_only and rank > 0:
+            batch = without_seg_labels(batch, range(len(batch['inputs'])))
         logs.append({k: float(v) for k, v in
                      ddp.train_step(batch, wrapper).items()
                      if k.startswith('weight.')})

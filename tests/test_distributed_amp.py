@@ -6,7 +6,8 @@ import torch
 from mmengine.optim import build_optim_wrapper
 
 from mtl_ddp_worker import (_build, _train, _worker, _worker_inf_on_one_rank,
-                             free_port, poison_seg_loss, run_ranks)
+                             free_port, poison_seg_loss, run_ranks,
+                             without_seg_labels)
 from mtl_fixtures import random_batch
 
 
@@ -32,6 +33,27 @@ def test_two_processes_match_one_on_the_global_batch(tmp_path, balancer,
     moved = sum((init.state_dict()[k].float() - v.float()).abs().sum()
                 for k, v in single.items())
     assert moved > 1e-3
+
+
+@pytest.mark.parametrize('balancer,mode', [('EqualWeighting', 'feature'),
+                                           ('MGDA', 'parameter')])
+def test_a_task_labelled_on_one_rank_only_matches_one_process(tmp_path,
+                                                               balancer,
+                                                               mode):
+    """Rank 1's images have boxes but no seg labels. One process on the
+    global batch averages the seg loss over rank 0's images; the two ranks
+    must do the same, not halve it (rank 1 contributes zero gradient)."""
+    out = str(tmp_path / 'ddp.pth')
+    run_ranks(_worker, (2, free_port(), balancer, mode, out, True))
+    ddp = torch.load(out, weights_only=True)
+    assert ddp['logs'] == torch.load(out + '.1', weights_only=True)['logs']
+
+    model, wrapper = _build(balancer, mode)
+    single = _train(model, wrapper, [
+        without_seg_labels(random_batch(4, seed=s), [2, 3]) for s in (0, 1)])
+    for key, value in single.items():
+        torch.testing.assert_close(ddp['state'][key], value, rtol=1e-4,
+                                   atol=1e-5, msg=key)
 
 
 # ------------------------------------------------------------------ AMP

@@ -452,19 +452,32 @@ class MultiTaskOptimWrapper(OptimWrapper):
     def _agree_on_tasks(self, task_losses: Dict[str, Tensor],
                         task_names: List[str],
                         features: Sequence[Tensor]) -> Dict[str, Tensor]:
-        """Under DDP, make every rank see the same tasks: a task that some
-        rank has labels for but this one has not gets a zero loss here (so
-        its gradients from this rank are zero, as the rank's samples say
-        nothing about it), keeping the collectives in step."""
+        """Under DDP, make every rank see the same tasks, and average each
+        task over the ranks that have its labels.
+
+        A task that some rank has labels for but this one has not gets a
+        zero loss here (its gradients from this rank are zero, as the rank's
+        samples say nothing about it), keeping the collectives in step. The
+        gradients are then averaged over all ``world`` ranks, so a task
+        labelled on only ``k`` of them has its loss multiplied by
+        ``world / k`` on those ``k``: the average is then the mean over the
+        ranks that saw its labels, as one process on the global batch
+        computes it, not that mean shrunk by ``k / world``.
+        """
         if not is_distributed() or get_world_size() == 1:
             return task_losses
+        world = get_world_size()
         present = torch.tensor([n in task_losses for n in task_names],
                                dtype=torch.float32, device=self.device)
-        torch_dist.all_reduce(present, op=torch_dist.ReduceOp.MAX)
+        torch_dist.all_reduce(present)
         out = dict(task_losses)
-        for name, flag in zip(task_names, present.tolist()):
-            if flag and name not in out:
+        for name, ranks in zip(task_names, present.tolist()):
+            if not ranks:
+                continue
+            if name not in out:
                 out[name] = sum(f.sum() for f in features) * 0.0
+            elif ranks < world:
+                out[name] = out[name] * (world / ranks)
         return out
 
     @staticmethod
