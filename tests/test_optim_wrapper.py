@@ -305,3 +305,69 @@ def test_a_summed_loss_is_refused_not_silently_trained(batch):
     with pytest.raises(RuntimeError,
                        match='MultiTaskDistributedDataParallel'):
         wrapper.update_params(torch.ones((), requires_grad=True))
+
+
+# ------------------------------------------------ partial-label steps
+def _without_seg_labels(batch):
+    batch = copy.deepcopy(batch)
+    for sample in batch['data_samples']:
+        del sample.gt_sem_seg
+    return batch
+
+
+def test_static_weights_hold_on_a_step_with_one_task(batch):
+    """No sample has seg labels: the det loss keeps its own weight (0.25),
+    it is not summed with weight 1."""
+    det_only = _without_seg_labels(batch)
+    model = _model()
+    losses, _ = _task_losses(model, det_only)
+    losses['det'].backward()
+    ref = _grads(model)
+    model.zero_grad()
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.0),
+        balancer=dict(type='StaticWeighting', weights=[0.25, 4.0])))
+    assert model.task_names == ['det', 'seg']
+    logs = model.train_step(copy.deepcopy(det_only), wrapper)
+    assert float(logs['weight.det']) == 0.25
+    wrapper.zero_grad = lambda **kw: None
+    got = _run_step(model, wrapper, det_only)
+    for g, want in zip(got, ref):
+        assert_grads_close(g, 0.25 * want)
+
+
+def test_uncertainty_weighting_trains_only_the_present_tasks_variance(batch):
+    model = _model()
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.1),
+        balancer=dict(type='UncertaintyWeighting')))
+    log_vars = wrapper.balancer.log_vars
+    model.train_step(_without_seg_labels(batch), wrapper)
+    # det's s moved (d/ds = 1 - L_det != 0); seg's stayed at 0
+    assert log_vars[0].item() != 0.0
+    assert log_vars[1].item() == 0.0
+
+
+def test_a_balancer_with_coupled_state_sums_and_says_so(batch, monkeypatch):
+    from mmmtl.engine.optim_wrappers import multitask_optim_wrapper as mod
+    said = []
+    monkeypatch.setattr(mod, 'print_log',
+                        lambda msg, **kw: said.append((msg, kw)))
+    model = _model()
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.0), balancer=dict(type='DWA')))
+    state = copy.deepcopy(wrapper.balancer.state_dict())
+    for _ in range(2):
+        logs = model.train_step(_without_seg_labels(batch), wrapper)
+        assert float(logs['weight.det']) == 1.0
+    assert len(said) == 1                       # once, not every step
+    assert "DWA cannot weigh a step on which only the tasks ['det']" \
+        in said[0][0]
+    for k, v in wrapper.balancer.state_dict().items():
+        assert torch.equal(v, state[k]), k

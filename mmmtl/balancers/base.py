@@ -25,7 +25,7 @@ The losses handed to a balancer are detached, already averaged over all
 ranks under distributed training, so every rank computes the same weights.
 """
 from abc import ABCMeta, abstractmethod
-from typing import ClassVar, Optional
+from typing import ClassVar, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -46,10 +46,12 @@ class Balancer(nn.Module, metaclass=ABCMeta):
     #: Whether the weights also scale each task head's own gradient.
     weights_heads: ClassVar[bool] = True
     #: Whether the method can weigh a subset of the tasks (a step where
-    #: some task has no labelled sample). Methods with per-task state
-    #: (histories, learned per-task weights) cannot: on such a step the
-    #: optim wrapper sums the present tasks' losses and leaves their state
-    #: untouched.
+    #: some task has no labelled sample): because its rule treats whatever
+    #: tasks it is given alike, or because its per-task weights can be
+    #: picked by task position (``LossWeighting.weigh_tasks``). Methods whose
+    #: state couples the tasks (loss histories, EMA targets, a joint
+    #: solve) cannot: on such a step the optim wrapper sums the present
+    #: tasks' losses, leaves their state untouched, and warns once.
     supports_task_subsets: ClassVar[bool] = True
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:
@@ -86,8 +88,23 @@ class LossWeighting(Balancer):
     def weigh(self, losses: Tensor) -> Tensor:
         """Return the ``T`` task weights for detached losses ``losses`` (``T``)."""
 
-    def regularizer(self) -> Optional[Tensor]:
-        """Extra term added to the combined loss (``None`` if there is none)."""
+    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
+        """Weights on a step where only the tasks at positions ``tasks`` (in
+        the model's task order) have labelled samples; ``losses`` holds
+        their losses, in that order.
+
+        Called only when :attr:`supports_task_subsets`. The default,
+        :meth:`weigh`, suits methods whose rule treats whatever tasks it is
+        given alike (equal weights, RLW, GLS); methods with one weight per
+        task position override it.
+        """
+        return self.weigh(losses)
+
+    def regularizer(self, tasks: Optional[Sequence[int]] = None
+                    ) -> Optional[Tensor]:
+        """Extra term added to the combined loss (``None`` if there is
+        none); ``tasks``: the present tasks' positions, as in
+        :meth:`weigh_tasks` (``None``: all tasks)."""
         return None
 
 

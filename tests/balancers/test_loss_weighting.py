@@ -39,8 +39,16 @@ def test_static_and_equal_weighting():
         b('StaticWeighting', weights=[1.0], num_tasks=2)
     with pytest.raises(ValueError, match='StaticWeighting.*2 weights.*3'):
         b('StaticWeighting', weights=[1, 1]).weigh(torch.ones(3))
+    # a step with a subset of the tasks: each present task keeps its weight
+    s3 = b('StaticWeighting', weights=[0.5, 2.0, 3.0], num_tasks=3)
+    assert torch.equal(s3.weigh_tasks(torch.tensor([3., 4.]), [0, 2]),
+                       torch.tensor([0.5, 3.0]))
+    assert torch.equal(eq.weigh_tasks(torch.tensor([3.]), [1]),
+                       torch.ones(1))
+    with pytest.raises(ValueError, match='StaticWeighting: 1 task positions'):
+        s3.weigh_tasks(torch.tensor([3., 4.]), [0])
     assert EqualWeighting.supports_task_subsets
-    assert not StaticWeighting.supports_task_subsets
+    assert StaticWeighting.supports_task_subsets
 
 
 # ----------------------------------------------------------------------
@@ -67,6 +75,23 @@ def test_uncertainty_weights_and_log_variance_gradient():
     torch.testing.assert_close(u.log_vars.grad, want)
     torch.testing.assert_close(u.log_vars.grad,
                                torch.tensor([-0.213061, 0.184515]),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_uncertainty_weighting_on_a_subset_of_the_tasks():
+    """Only task 1 of 3 present: its own term, e^{-s_1} L_1 + s_1; the
+    other log-variances get a zero gradient."""
+    u = b('UncertaintyWeighting', num_tasks=3)
+    s = torch.tensor([0.5, -1.0, 0.2])
+    with torch.no_grad():
+        u.log_vars.copy_(s)
+    losses = torch.tensor([0.3])
+    w = u.weigh_tasks(losses, [1])
+    torch.testing.assert_close(w.detach(), torch.tensor([2.718282]))
+    ((w * losses).sum() + u.regularizer([1])).backward()
+    # d/ds_1 = 1 - e^{1} * 0.3 = 0.184515
+    torch.testing.assert_close(u.log_vars.grad,
+                               torch.tensor([0.0, 0.184515, 0.0]),
                                rtol=1e-5, atol=1e-6)
 
 

@@ -14,14 +14,11 @@ class StaticWeighting(LossWeighting):
 
     Args:
         weights (Sequence[float], optional): One weight per task, in the
-            order of the model's ``tasks``. ``None``: all 1, i.e. equal
+            order of the model's ``tasks``. On a step where some task has no
+            labelled sample, the present tasks keep their own weights. ``None``: all 1, i.e. equal
             weighting (the plain sum of the task losses).
         num_tasks (int, optional): Number of tasks.
     """
-
-    # explicit weights are per task position: a step with a subset of the
-    # tasks cannot be weighed (without weights it can, see EqualWeighting)
-    supports_task_subsets = False
 
     def __init__(self, weights: Optional[Sequence[float]] = None,
                  num_tasks: Optional[int] = None) -> None:
@@ -48,6 +45,16 @@ class StaticWeighting(LossWeighting):
                 f'{losses.numel()} task losses')
         return self.weights.to(losses)
 
+    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
+        """The weights of the tasks present (by position)."""
+        self._check_losses(losses)
+        if self.weights is None:
+            return torch.ones_like(losses)
+        if len(tasks) != losses.numel():
+            raise ValueError(f'{type(self).__name__}: {len(tasks)} task '
+                             f'positions for {losses.numel()} task losses')
+        return self.weights[list(tasks)].to(losses)
+
 
 @BALANCERS.register_module()
 class EqualWeighting(StaticWeighting):
@@ -57,8 +64,6 @@ class EqualWeighting(StaticWeighting):
     Args:
         num_tasks (int, optional): Number of tasks.
     """
-
-    supports_task_subsets = True
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:
         super().__init__(weights=None, num_tasks=num_tasks)

@@ -1,5 +1,5 @@
 """Uncertainty weighting (Kendall, Gal & Cipolla, 2018)."""
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -33,11 +33,13 @@ class UncertaintyWeighting(LossWeighting):
     :math:`\partial L/\partial s_t = 1 - e^{-s_t}L_t = 0`, so
     :math:`w_t = 1/L_t`.
 
+    On a step where some task has no labelled sample, the objective holds
+    only the present tasks' terms: an absent task's :math:`s_t` gets a zero
+    gradient (its regularizer alone would drive it down).
+
     Args:
         num_tasks (int): Number of tasks (required).
     """
-
-    supports_task_subsets = False
 
     def __init__(self, num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
@@ -49,5 +51,12 @@ class UncertaintyWeighting(LossWeighting):
         return torch.exp(-self.log_vars).to(device=losses.device,
                                              dtype=losses.dtype)
 
-    def regularizer(self) -> Tensor:
-        return self.log_vars.sum()
+    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
+        self._check_losses(losses)
+        return torch.exp(-self.log_vars[list(tasks)]).to(
+            device=losses.device, dtype=losses.dtype)
+
+    def regularizer(self, tasks: Optional[Sequence[int]] = None) -> Tensor:
+        if tasks is None:
+            return self.log_vars.sum()
+        return self.log_vars[list(tasks)].sum()

@@ -1,4 +1,5 @@
 """An optim wrapper that balances the tasks of a multi-task model."""
+import logging
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -6,7 +7,7 @@ import torch
 import torch.distributed as torch_dist
 from mmdet.registry import OPTIM_WRAPPERS
 from mmengine.dist import get_world_size, is_distributed
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 from torch import Tensor, nn
 from torch.optim import Optimizer
@@ -106,6 +107,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
         self.loss_scaler: Optional[torch.amp.GradScaler] = None
         self._scaler_state: Optional[dict] = None
         self._skipped_steps = 0
+        self._warned_subset_fallback = False
 
     # ------------------------------------------------------------------
     # set-up helpers
@@ -219,14 +221,18 @@ class MultiTaskOptimWrapper(OptimWrapper):
             global_losses = self._mean_over_ranks(losses.detach())
             subset = len(names) < len(task_names or names)
             if subset and not self.balancer.supports_task_subsets:
-                # a task has no labelled sample this step and the method
-                # keeps per-task state: sum the present losses, leave the
+                # a task has no labelled sample this step and the method's
+                # state couples the tasks: sum the present losses, leave the
                 # state alone
+                self._warn_subset_fallback(names)
                 weights = torch.ones_like(losses)
                 (losses.sum() * self._loss_multiplier()).backward()
                 self._backward_from_head_inputs(shared_features, head_inputs)
             elif self.balancer.requires == 'losses':
-                weights = self._backward_weighted(names, losses, global_losses)
+                tasks = [task_names.index(n) for n in names] if subset \
+                    else None
+                weights = self._backward_weighted(losses, global_losses,
+                                                  tasks)
                 self._backward_from_head_inputs(shared_features, head_inputs)
             else:
                 weights = self._backward_balanced(names, loss_list,
@@ -245,6 +251,17 @@ class MultiTaskOptimWrapper(OptimWrapper):
         self._log_to_message_hub(logs)
         return logs
 
+    def _warn_subset_fallback(self, names: List[str]) -> None:
+        if self._warned_subset_fallback:
+            return
+        self._warned_subset_fallback = True
+        print_log(
+            f'{type(self.balancer).__name__} cannot weigh a step on which '
+            f'only the tasks {names} have labelled samples (its state '
+            'couples the tasks): such steps use the plain sum of the present '
+            "tasks' losses and leave its state unchanged. This is said once.",
+            logger='current', level=logging.WARNING)
+
     def _accumulation_factor(self) -> float:
         """1 / (number of micro-steps in this accumulation window)."""
         if self._accumulative_counts == 1:
@@ -262,12 +279,19 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 torch.ones((), device=self.device)))
         return scale * self._accumulation_factor()
 
-    def _backward_weighted(self, names: List[str], losses: Tensor,
-                           global_losses: Tensor) -> Tensor:
-        """Loss weighting: one backward of sum_t w_t L_t (+ regularizer)."""
-        weights = self.balancer.weigh(global_losses).to(losses.device)
+    def _backward_weighted(self, losses: Tensor, global_losses: Tensor,
+                           tasks: Optional[List[int]]) -> Tensor:
+        """Loss weighting: one backward of sum_t w_t L_t (+ regularizer).
+
+        ``tasks``: the positions of the tasks present, on a step where some
+        task has no labelled sample (None: all are present)."""
+        if tasks is None:
+            weights = self.balancer.weigh(global_losses)
+        else:
+            weights = self.balancer.weigh_tasks(global_losses, tasks)
+        weights = weights.to(losses.device)
         total = (weights * losses).sum()
-        reg = self.balancer.regularizer()
+        reg = self.balancer.regularizer(tasks)
         if reg is not None:
             total = total + reg
         (total * self._loss_multiplier()).backward()
