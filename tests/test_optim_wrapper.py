@@ -361,13 +361,13 @@ def test_a_balancer_with_coupled_state_sums_and_says_so(batch, monkeypatch):
     wrapper = build_optim_wrapper(model, dict(
         type='MultiTaskOptimWrapper',
         constructor='MultiTaskOptimWrapperConstructor',
-        optimizer=dict(type='SGD', lr=0.0), balancer=dict(type='DWA')))
+        optimizer=dict(type='SGD', lr=0.0), balancer=dict(type='FAMO')))
     state = copy.deepcopy(wrapper.balancer.state_dict())
     for _ in range(2):
         logs = model.train_step(_without_seg_labels(batch), wrapper)
         assert float(logs['weight.det']) == 1.0
     assert len(said) == 1                       # once, not every step
-    assert "DWA cannot weigh a step on which only the tasks ['det']" \
+    assert "FAMO cannot weigh a step on which only the tasks ['det']" \
         in said[0][0]
     for k, v in wrapper.balancer.state_dict().items():
         assert torch.equal(v, state[k]), k

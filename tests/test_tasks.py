@@ -307,9 +307,9 @@ def test_a_task_without_labelled_samples_sits_the_step_out():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_stateful_balancer_sums_present_tasks_and_keeps_its_state():
+def test_dwa_weighs_the_present_task_and_counts_its_loss_only():
     """DWA keeps per-task loss histories: on a step where seg has no
-    labelled sample it must not record anything; the step is det's loss."""
+    labelled sample, only det's loss is recorded."""
     from mmengine.optim import build_optim_wrapper
     model = build('RetinaHead', 'FPNHead')
     wrapper = build_optim_wrapper(model, dict(
@@ -321,7 +321,9 @@ def test_stateful_balancer_sums_present_tasks_and_keeps_its_state():
     for s in batch['data_samples']:
         del s.gt_sem_seg
     logs = model.train_step(batch, wrapper)
-    assert float(logs['weight.det']) == 1.0
-    assert int(wrapper.balancer.count) == 0
-    logs = model.train_step(random_batch(2), wrapper)
-    assert int(wrapper.balancer.count) == 1
+    assert float(logs['weight.det']) == 1.0 and 'weight.seg' not in logs
+    assert wrapper.balancer.running_count.tolist() == [1, 0]
+    model.train_step(random_batch(2), wrapper)
+    # period complete: det's mean over its 2 steps, seg's over its 1
+    means = wrapper.balancer.period_means[1]
+    assert torch.isfinite(means).all() and int(wrapper.balancer.periods) == 1

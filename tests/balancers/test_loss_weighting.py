@@ -134,6 +134,30 @@ def test_dwa_weights_after_two_periods():
                                torch.exp(r / 2).sum())
 
 
+def test_dwa_with_partial_labels_averages_each_task_over_its_steps():
+    d = b('DWA', num_tasks=2, interval=2, temperature=2.0)
+    # period 1: task 0 seen once (1), task 1 twice (4, 4): means (1, 4)
+    d.weigh(torch.tensor([1., 4.]))
+    assert torch.equal(d.weigh_tasks(torch.tensor([4.]), [1]), torch.ones(1))
+    # period 2: task 0 (0.5, 0.5), task 1 once (3.6): means (0.5, 3.6)
+    d.weigh_tasks(torch.tensor([0.5]), [0])
+    d.weigh(torch.tensor([0.5, 3.6]))
+    # r = (0.5, 0.9) as in the full-label case: w = (0.900332, 1.099668);
+    # a step with task 1 only gets task 1's entry
+    w = d.weigh_tasks(torch.tensor([3.0]), [1])
+    torch.testing.assert_close(w, torch.tensor([1.099668]), rtol=1e-5,
+                               atol=1e-6)
+    # period 3 has no task-0 step: task 0 keeps its mean 0.5 (r_0 = 1),
+    # task 1's mean is 3.0 (r_1 = 3.0 / 3.6)
+    d.weigh_tasks(torch.tensor([3.0]), [1])
+    w = d.weigh(torch.tensor([1.0, 1.0]))
+    r = torch.tensor([1.0, 3.0 / 3.6])
+    torch.testing.assert_close(w, 2 * torch.exp(r / 2) /
+                               torch.exp(r / 2).sum())
+    with pytest.raises(ValueError, match='DWA: 2 task positions for 1'):
+        d.weigh_tasks(torch.tensor([1.0]), [0, 1])
+
+
 # ----------------------------------------------------------------------
 # RLW
 # ----------------------------------------------------------------------

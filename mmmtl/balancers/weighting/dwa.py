@@ -1,5 +1,5 @@
 """Dynamic Weight Average (Liu, Johns & Davison, 2019)."""
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -26,16 +26,23 @@ class DWA(LossWeighting):
     iterations, so a period is ``interval`` calls of :meth:`weigh` (one per
     iteration; one per micro-step under gradient accumulation) and
     :math:`\bar L` is the mean of the losses seen in it. The weights are 1
-    until two periods are complete. The running sum of the current period
-    and the means of the last two are buffers (saved in checkpoints).
+    until two periods are complete.
+
+    Partial labels: on a step where some tasks have no labelled sample, the
+    present tasks get their entries of :math:`w(k)` and only their losses
+    count toward their period means (each task's mean is over the steps it
+    was present). A task absent for a whole period keeps its last mean
+    (:math:`r_t = 1` once, no change); until a task has two period means
+    its :math:`r_t` is 1.
+
+    The running sums and counts of the current period and the means of the
+    last two are buffers (saved in checkpoints).
 
     Args:
         temperature (float): :math:`\tau`. Default 2.0 (the paper's).
         interval (int): Iterations per period. Default 500.
         num_tasks (int): Number of tasks (required).
     """
-
-    supports_task_subsets = False
 
     def __init__(self, temperature: float = 2.0, interval: int = 500,
                  num_tasks: Optional[int] = None) -> None:
@@ -49,28 +56,48 @@ class DWA(LossWeighting):
         self.interval = int(interval)
         self.register_buffer('running_sum',
                              torch.zeros(n, dtype=torch.float64))
+        # steps each task was present in this period
+        self.register_buffer('running_count', torch.zeros(n, dtype=torch.long))
+        # steps of this period
         self.register_buffer('count', torch.zeros((), dtype=torch.long))
-        # mean losses of the last two complete periods: rows [k-2, k-1]
+        # mean losses of the last two complete periods: rows [k-2, k-1];
+        # NaN where a task has no mean yet
         self.register_buffer('period_means',
-                             torch.zeros(2, n, dtype=torch.float64))
+                             torch.full((2, n), float('nan'),
+                                        dtype=torch.float64))
         self.register_buffer('periods', torch.zeros((), dtype=torch.long))
 
     def weigh(self, losses: Tensor) -> Tensor:
         self._check_losses(losses)
+        return self.weigh_tasks(losses, range(self.running_sum.numel()))
+
+    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
+        self._check_losses(losses)
+        tasks = list(tasks)
+        if len(tasks) != losses.numel():
+            raise ValueError(f'DWA: {len(tasks)} task positions for '
+                             f'{losses.numel()} task losses')
+        n = self.running_sum.numel()
         if int(self.periods) >= 2:
             ratio = self.period_means[1] / self.period_means[0].clamp(
                 min=torch.finfo(torch.float64).tiny)
-            weights = losses.numel() * torch.softmax(
-                ratio / self.temperature, 0)
+            ratio = torch.nan_to_num(ratio, nan=1.0)
+            weights = n * torch.softmax(ratio / self.temperature, 0)
         else:
             weights = torch.ones_like(self.running_sum)
         # this step's losses count toward the current period
-        self.running_sum += losses.detach().to(self.running_sum)
+        self.running_sum[tasks] += losses.detach().to(self.running_sum)
+        self.running_count[tasks] += 1
         self.count += 1
         if int(self.count) == self.interval:
+            seen = self.running_count > 0
+            means = torch.where(
+                seen, self.running_sum / self.running_count.clamp(min=1),
+                self.period_means[1])
             self.period_means[0] = self.period_means[1]
-            self.period_means[1] = self.running_sum / self.interval
+            self.period_means[1] = means
             self.running_sum.zero_()
+            self.running_count.zero_()
             self.count.zero_()
             self.periods += 1
-        return weights.to(device=losses.device, dtype=losses.dtype)
+        return weights[tasks].to(device=losses.device, dtype=losses.dtype)
