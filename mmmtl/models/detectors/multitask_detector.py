@@ -7,6 +7,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.models.utils import samplelist_boxtype2tensor
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.model import ModuleDict
 from mmengine.optim import OptimWrapper
 from torch import Tensor, nn
 
@@ -61,7 +62,10 @@ class MultiTaskDetector(BaseDetector):
         self.backbone = MODELS.build(backbone)
         if neck is not None:
             self.neck = MODELS.build(neck)
-        self.tasks = nn.ModuleDict(
+        # mmengine's ModuleDict, not torch's: init_weights() only recurses
+        # into children that have it, so the heads' init_cfg (e.g.
+        # RetinaHead's bias prior) would otherwise never be applied
+        self.tasks = ModuleDict(
             {name: MODELS.build(cfg) for name, cfg in tasks.items()})
         #: Tasks trained this iteration (None: all). Set by training
         #: strategies such as :class:`AlternatingTasksHook`.
