@@ -17,7 +17,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmmtl  # noqa: E402,F401
 from mmmtl.utils.config import load_tool_config  # noqa: E402
-from mmmtl.utils.dist import init_dist_without_cuda  # noqa: E402
+from mmmtl.utils.dist import (init_dist_without_cuda,  # noqa: E402
+                              shutdown_dist)
 
 
 def parse_args():
@@ -83,6 +84,7 @@ def main():
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     runner.test()
+    shutdown_dist()
 
 
 if __name__ == '__main__':

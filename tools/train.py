@@ -16,7 +16,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmmtl  # noqa: E402,F401  (registers mmmtl's modules)
 from mmmtl.utils.config import enable_amp, load_tool_config  # noqa: E402
-from mmmtl.utils.dist import init_dist_without_cuda  # noqa: E402
+from mmmtl.utils.dist import (init_dist_without_cuda,  # noqa: E402
+                              shutdown_dist)
 
 
 def parse_args():
@@ -80,6 +81,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    shutdown_dist()
 
 
 if __name__ == '__main__':

@@ -48,3 +48,18 @@ def init_dist_without_cuda(cfg: Config) -> None:
     torch_dist.init_process_group(
         backend=backend, rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']), **dist_cfg)
+
+
+def shutdown_dist() -> None:
+    """End a tool's process group, all ranks together.
+
+    mmengine's Runner leaves the group open, to be torn down by each rank
+    on its own at interpreter exit, with the other rank possibly still
+    talking (a 2-process gloo run was once seen to abort that way, with
+    "terminate called without an active exception"). A barrier, then
+    destroying the group, ends the run in step. Without a group this does
+    nothing.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
