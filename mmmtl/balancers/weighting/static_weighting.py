@@ -14,9 +14,10 @@ class StaticWeighting(LossWeighting):
 
     Args:
         weights (Sequence[float], optional): One weight per task, in the
-            order of the model's ``tasks``. On a step where some task has no
-            labelled sample, the present tasks keep their own weights. ``None``: all 1, i.e. equal
-            weighting (the plain sum of the task losses).
+            order of the model's ``tasks``; on a step where some task has no
+            labelled sample, the present tasks keep their own weights.
+            ``None``: all 1, i.e. equal weighting (the plain sum of the task
+            losses).
         num_tasks (int, optional): Number of tasks.
     """
 
