@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
-from mtl_fixtures import random_batch, tiny_model_cfg
+from mtl_fixtures import random_batch, tiny_model_cfg, without_seg_labels
 
 
 def run_ranks(fn, args, nprocs=2, timeout=180):
@@ -70,14 +70,6 @@ def _train(model, wrapper, batches):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def without_seg_labels(batch, samples):
-    """``batch`` with the seg labels of the samples at ``samples`` removed
-    (partial labels: those images carry boxes only)."""
-    for i in samples:
-        del batch['data_samples'][i].gt_sem_seg
-    return batch
-
-
 def _split(batch, rank, world):
     n = len(batch['inputs']) // world
     return {k: v[rank * n:(rank + 1) * n] for k, v in batch.items()}
@@ -103,7 +95,7 @@ def _worker(rank, world, port, balancer, mode, out_path,
     for step in range(2):
         batch = _split(random_batch(4, seed=step), rank, world)
         if seg_labels_on_rank0_only and rank > 0:
-            batch = without_seg_labels(batch, range(len(batch['inputs'])))
+            batch = without_seg_labels(batch)
         logs.append({k: float(v) for k, v in
                      ddp.train_step(batch, wrapper).items()
                      if k.startswith('weight.')})

@@ -1,4 +1,5 @@
 """Helpers shared by the tests: a tiny model config, pipelines, batches."""
+import copy
 import os.path as osp
 
 import torch
@@ -120,6 +121,17 @@ def dataset_cfg(root, split, pipeline=None, **kwargs):
         pipeline=pipeline if pipeline is not None else
         (train_pipeline() if split == 'train' else val_pipeline()),
         test_mode=split != 'train', **kwargs)
+
+
+def without_seg_labels(batch, samples=None):
+    """A copy of ``batch`` without the seg labels of the samples at
+    ``samples`` (all if None): partial labels, those images carry boxes
+    only."""
+    batch = copy.deepcopy(batch)
+    data_samples = batch['data_samples']
+    for i in (range(len(data_samples)) if samples is None else samples):
+        del data_samples[i].gt_sem_seg
+    return batch
 
 
 def batch_from(dataset, indices):

@@ -6,9 +6,8 @@ import torch
 from mmengine.optim import build_optim_wrapper
 
 from mtl_ddp_worker import (_build, _train, _worker, _worker_inf_on_one_rank,
-                             free_port, poison_seg_loss, run_ranks,
-                             without_seg_labels)
-from mtl_fixtures import random_batch
+                             free_port, poison_seg_loss, run_ranks)
+from mtl_fixtures import random_batch, without_seg_labels
 
 
 @pytest.mark.parametrize('balancer,mode', [('EqualWeighting', 'feature'),

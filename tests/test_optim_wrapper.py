@@ -12,7 +12,7 @@ from mmengine.optim import build_optim_wrapper
 
 from mmmtl.balancers import GramianWeighting, LossWeighting
 from mmmtl.registry import BALANCERS
-from mtl_fixtures import random_batch, tiny_model_cfg
+from mtl_fixtures import random_batch, tiny_model_cfg, without_seg_labels
 
 
 @BALANCERS.register_module(force=True)
@@ -308,17 +308,10 @@ def test_a_summed_loss_is_refused_not_silently_trained(batch):
 
 
 # ------------------------------------------------ partial-label steps
-def _without_seg_labels(batch):
-    batch = copy.deepcopy(batch)
-    for sample in batch['data_samples']:
-        del sample.gt_sem_seg
-    return batch
-
-
 def test_static_weights_hold_on_a_step_with_one_task(batch):
     """No sample has seg labels: the det loss keeps its own weight (0.25),
     it is not summed with weight 1."""
-    det_only = _without_seg_labels(batch)
+    det_only = without_seg_labels(batch)
     model = _model()
     losses, _ = _task_losses(model, det_only)
     losses['det'].backward()
@@ -346,7 +339,7 @@ def test_uncertainty_weighting_trains_only_the_present_tasks_variance(batch):
         optimizer=dict(type='SGD', lr=0.1),
         balancer=dict(type='UncertaintyWeighting')))
     log_vars = wrapper.balancer.log_vars
-    model.train_step(_without_seg_labels(batch), wrapper)
+    model.train_step(without_seg_labels(batch), wrapper)
     # det's s moved (d/ds = 1 - L_det != 0); seg's stayed at 0
     assert log_vars[0].item() != 0.0
     assert log_vars[1].item() == 0.0
@@ -364,7 +357,7 @@ def test_a_balancer_with_coupled_state_sums_and_says_so(batch, monkeypatch):
         optimizer=dict(type='SGD', lr=0.0), balancer=dict(type='FAMO')))
     state = copy.deepcopy(wrapper.balancer.state_dict())
     for _ in range(2):
-        logs = model.train_step(_without_seg_labels(batch), wrapper)
+        logs = model.train_step(without_seg_labels(batch), wrapper)
         assert float(logs['weight.det']) == 1.0
     assert len(said) == 1                       # once, not every step
     assert "FAMO cannot weigh a step on which only the tasks ['det']" \

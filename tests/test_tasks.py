@@ -7,7 +7,7 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.structures.mask import BitmapMasks
 
-from mtl_fixtures import random_batch, tiny_model_cfg
+from mtl_fixtures import random_batch, tiny_model_cfg, without_seg_labels
 
 CH = 16
 
@@ -293,9 +293,7 @@ def test_partial_labels_mask_each_task_per_sample():
 def test_a_task_without_labelled_samples_sits_the_step_out():
     from mmengine.optim import build_optim_wrapper
     model = build('RetinaHead', 'FPNHead')
-    batch = random_batch(2)
-    for s in batch['data_samples']:
-        del s.gt_sem_seg
+    batch = without_seg_labels(random_batch(2))
     wrapper = build_optim_wrapper(model, dict(
         type='MultiTaskOptimWrapper',
         constructor='MultiTaskOptimWrapperConstructor',
@@ -317,9 +315,7 @@ def test_dwa_weighs_the_present_task_and_counts_its_loss_only():
         constructor='MultiTaskOptimWrapperConstructor',
         optimizer=dict(type='SGD', lr=0.0),
         balancer=dict(type='DWA', interval=2)))
-    batch = random_batch(2)
-    for s in batch['data_samples']:
-        del s.gt_sem_seg
+    batch = without_seg_labels(random_batch(2))
     logs = model.train_step(batch, wrapper)
     assert float(logs['weight.det']) == 1.0 and 'weight.seg' not in logs
     assert wrapper.balancer.running_count.tolist() == [1, 0]
