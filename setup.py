@@ -36,6 +36,8 @@ setup(
         # solvers of CAGrad, Nash-MTL (cvxpy, ecos), UPGrad, DualProj
         # (quadprog, qpsolvers), FairGrad (scipy): docs/balancers.md
         'solvers': ['cvxpy', 'ecos', 'quadprog', 'qpsolvers', 'scipy'],
+        # TensorboardVisBackend (docs/visualization.md)
+        'tensorboard': read_requirements('tensorboard.txt'),
     },
     license='Apache License 2.0',
 )
