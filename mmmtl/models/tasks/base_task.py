@@ -22,7 +22,14 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
       the samples that carry its labels (see :meth:`is_labeled`);
     * ``predict(feats, data_samples, rescale)`` writes its predictions into
       the data samples;
-    * ``forward(feats)`` returns the head's raw outputs.
+    * ``forward(feats)`` returns the head's raw outputs, and
+      ``predict_by_feat(outs, data_samples, rescale)`` turns such raw outputs
+      into the predictions (``predict`` is the two in a row), so that raw
+      outputs computed elsewhere, e.g. by an ONNX runtime, are
+      post-processed exactly as in PyTorch;
+    * ``prediction_dict(data_sample)`` gives its prediction as plain Python
+      values, for tasks whose predictions are not boxes or a semantic map
+      (those are read by the inferencer directly); None by default.
 
     Args:
         neck (dict, optional): A task-specific neck on the shared features.
@@ -47,10 +54,23 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
                         data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
         """Loss on a batch in which every sample carries this task's labels."""
 
-    @abstractmethod
     def predict(self, feats: Features, data_samples: List[DetDataSample],
                 rescale: bool = True) -> None:
         """Write this task's predictions into ``data_samples``."""
+        self.predict_by_feat(self.forward(feats), data_samples, rescale)
+
+    def predict_by_feat(self, outs, data_samples: List[DetDataSample],
+                        rescale: bool = True) -> None:
+        """Write the predictions given by raw outputs ``outs`` (as
+        :meth:`forward` returns them) into ``data_samples``."""
+        raise NotImplementedError(
+            f'{type(self).__name__} does not post-process raw outputs '
+            '(no predict_by_feat)')
+
+    def prediction_dict(self, data_sample: DetDataSample) -> Optional[dict]:
+        """This task's prediction in ``data_sample`` as JSON-ready values
+        (None: nothing beyond boxes/semantic maps)."""
+        return None
 
     @abstractmethod
     def forward(self, feats: Features):

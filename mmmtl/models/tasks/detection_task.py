@@ -45,10 +45,13 @@ class DetectionTask(BaseTask):
                         data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
         return self.head.loss(feats, data_samples)
 
-    def predict(self, feats: Features, data_samples: List[DetDataSample],
-                rescale: bool = True) -> None:
-        results = self.head.predict(
-            self.task_features(feats), data_samples, rescale=rescale)
+    def predict_by_feat(self, outs: tuple, data_samples: List[DetDataSample],
+                        rescale: bool = True) -> None:
+        """Boxes from the head's raw outputs (``cls_scores, bbox_preds[,
+        score_factors]``, one tensor per level), by its ``predict_by_feat``."""
+        results = self.head.predict_by_feat(
+            *outs, batch_img_metas=[s.metainfo for s in data_samples],
+            rescale=rescale)
         for sample, pred in zip(data_samples, results):
             sample.pred_instances = pred
 

@@ -1,5 +1,5 @@
 """Image-level classification (weather, scene type...) on the shared features."""
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -84,11 +84,23 @@ class ImageClassificationTask(BaseTask):
         acc = (logits.argmax(1) == labels).float().mean() * 100
         return dict(loss_cls=loss, acc=acc.detach())
 
-    def predict(self, feats: Features, data_samples: List[DetDataSample],
-                rescale: bool = True) -> None:
-        scores = self.forward(feats).softmax(dim=1)
+    def predict_by_feat(self, logits: Tensor,
+                        data_samples: List[DetDataSample],
+                        rescale: bool = True) -> None:
+        scores = logits.softmax(dim=1)
         for sample, s in zip(data_samples, scores):
             sample.set_metainfo({
                 f'pred_{self.label_key}': int(s.argmax()),
                 f'pred_{self.label_key}_scores': s.detach(),
             })
+
+    def prediction_dict(self, data_sample: DetDataSample) -> Optional[dict]:
+        """``label``, ``label_name`` (None without ``classes``), ``score``
+        and all class ``scores`` of the image."""
+        label = data_sample.metainfo.get(f'pred_{self.label_key}')
+        if label is None:
+            return None
+        scores = data_sample.metainfo[f'pred_{self.label_key}_scores']
+        scores = [float(v) for v in scores]
+        return dict(label=label, score=scores[label], scores=scores,
+                    label_name=self.classes[label] if self.classes else None)

@@ -67,9 +67,12 @@ class SemanticSegmentationTask(BaseTask):
         logits = self.head(feats)
         return self.head.loss_by_feat(logits, self._seg_samples(data_samples))
 
-    def predict(self, feats: Features, data_samples: List[DetDataSample],
-                rescale: bool = True) -> None:
-        logits = self.head(self.task_features(feats))
+    def predict_by_feat(self, logits: Tensor,
+                        data_samples: List[DetDataSample],
+                        rescale: bool = True) -> None:
+        """Label maps from the head's logits (N, C, h, w): resized to the
+        padded input, cropped to each image, resized to its original size
+        (``rescale``), then the arg-max."""
         align = self.head.align_corners
         for i, sample in enumerate(data_samples):
             meta = sample.metainfo
