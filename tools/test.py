@@ -1,7 +1,8 @@
 """Test (evaluate) an mmmtl model: bbox mAP and mIoU in one run.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--show] [--cfg-options k=v ...] [--launcher ...]
+        [--show-dir DIR] [--show] [--tasks TASK ...] [--cfg-options k=v ...]
+        [--launcher ...]
 """
 import argparse
 import os
@@ -40,6 +41,11 @@ def parse_args():
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings in the config, key=value')
     parser.add_argument(
+        '--tasks', nargs='+', metavar='TASK',
+        help='only these tasks of the config (e.g. --tasks det for the '
+        'single-task baseline of the same model, data, schedule and seed); '
+        'the evaluator keeps their metrics')
+    parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -68,7 +74,7 @@ def main():
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint file not found: {args.checkpoint}')
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
-                           args.work_dir)
+                           args.work_dir, args.tasks)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

@@ -1,7 +1,8 @@
 """Train an mmmtl model (mmdet's tools/train.py, aware of task balancing).
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--tasks TASK ...] [--cfg-options k=v ...]
+        [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
 import os
@@ -40,6 +41,11 @@ def parse_args():
         help='override settings in the config, key=value (e.g. '
         'optim_wrapper.balancer.type=PCGrad)')
     parser.add_argument(
+        '--tasks', nargs='+', metavar='TASK',
+        help='only these tasks of the config (e.g. --tasks det for the '
+        'single-task baseline of the same model, data, schedule and seed); '
+        'the evaluator keeps their metrics')
+    parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -52,7 +58,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
-                           args.work_dir)
+                           args.work_dir, args.tasks)
 
     if args.amp:
         enable_amp(cfg)

@@ -1,3 +1,4 @@
+from .image_classification_metric import ImageClassificationMetric
 from .seg_iou_metric import SegIoUMetric
 
-__all__ = ['SegIoUMetric']
+__all__ = ['SegIoUMetric', 'ImageClassificationMetric']

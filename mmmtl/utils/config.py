@@ -1,5 +1,11 @@
 """Config edits shared by the tools."""
+import os.path as osp
+import sys
+from typing import Sequence
+
 from mmengine.config import Config
+
+from .task_selection import select_tasks, tasks_suffix
 
 
 def enable_amp(cfg: Config) -> Config:
@@ -31,21 +37,35 @@ def enable_amp(cfg: Config) -> Config:
 
 def load_tool_config(config: str, launcher: str = 'none',
                      cfg_options: dict = None,
-                     work_dir: str = None) -> Config:
+                     work_dir: str = None,
+                     tasks: Sequence[str] = None) -> Config:
     """Load a config for ``tools/train.py``/``tools/test.py``: check the
-    file, apply ``--cfg-options``, set the launcher and the work dir
-    (``--work-dir``, else the config's, else ``work_dirs/<config name>``)."""
-    import os.path as osp
-    import sys
+    file, apply ``--cfg-options``, keep only ``--tasks`` (see
+    :func:`select_tasks`), set the launcher and the work dir (``--work-dir``,
+    else the config's, else ``work_dirs/<config name>``; with ``--tasks``
+    and no ``--work-dir`` the tasks are appended: ``..._det-only``), and
+    add :class:`RunMetricsHook` (``<work_dir>/metrics.json``)."""
     if not osp.isfile(config):
         sys.exit(f'error: config file not found: {config}')
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+    if tasks:
+        try:
+            select_tasks(cfg, tasks)
+        except ValueError as err:
+            sys.exit(f'error: {config}: {err}')
     if work_dir is not None:
         cfg.work_dir = work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config))[0])
+    else:
+        if cfg.get('work_dir', None) is None:
+            cfg.work_dir = osp.join('./work_dirs',
+                                    osp.splitext(osp.basename(config))[0])
+        if tasks:
+            cfg.work_dir = f'{cfg.work_dir.rstrip("/")}_' \
+                f'{tasks_suffix(list(cfg.model.tasks))}'
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(h.get('type') == 'RunMetricsHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='RunMetricsHook')]
     return cfg

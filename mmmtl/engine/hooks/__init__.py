@@ -1,4 +1,5 @@
 from .alternating_tasks_hook import AlternatingTasksHook
+from .run_metrics_hook import RunMetricsHook
 from .staged_training_hook import StagedTrainingHook
 
-__all__ = ['AlternatingTasksHook', 'StagedTrainingHook']
+__all__ = ['AlternatingTasksHook', 'StagedTrainingHook', 'RunMetricsHook']

@@ -31,10 +31,18 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
       values, for tasks whose predictions are not boxes or a semantic map
       (those are read by the inferencer directly); None by default.
 
+    ``task_kind`` says what a task predicts (``'detection'``,
+    ``'segmentation'``, ``'classification'``; ``'other'`` by default): the
+    tools use it to keep an evaluator's metrics with their task
+    (``tools/train.py --tasks``) and to pick a task's primary metric
+    (``tools/analysis_tools/delta_m.py``).
+
     Args:
         neck (dict, optional): A task-specific neck on the shared features.
         init_cfg (dict, optional): Initialisation config.
     """
+
+    task_kind = 'other'
 
     def __init__(self, neck: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:

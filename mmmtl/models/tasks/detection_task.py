@@ -23,6 +23,8 @@ class DetectionTask(BaseTask):
         neck (dict, optional): A neck of this task's own (soft sharing).
     """
 
+    task_kind = 'detection'
+
     def __init__(self,
                  head: ConfigType,
                  train_cfg: OptConfigType = None,

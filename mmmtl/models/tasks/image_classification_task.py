@@ -35,6 +35,8 @@ class ImageClassificationTask(BaseTask):
             predictions).
     """
 
+    task_kind = 'classification'
+
     def __init__(self,
                  num_classes: int,
                  in_channels: int,

@@ -35,6 +35,8 @@ class SemanticSegmentationTask(BaseTask):
         neck (dict, optional): A neck of this task's own (soft sharing).
     """
 
+    task_kind = 'segmentation'
+
     def __init__(self,
                  head: ConfigType,
                  neck: OptConfigType = None,

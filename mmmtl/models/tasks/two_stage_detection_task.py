@@ -27,6 +27,8 @@ class TwoStageDetectionTask(BaseTask):
     ``det.loss_rpn_cls`` in the model).
     """
 
+    task_kind = 'detection'
+
     def __init__(self,
                  rpn_head: ConfigType,
                  roi_head: ConfigType,

@@ -1,0 +1,137 @@
+"""Train or test a config with a subset of its tasks (``--tasks``).
+
+``select_tasks(cfg, ['det'])`` turns the config of a multi-task model into
+the single-task baseline of the same model: the same backbone, neck, head,
+data, schedule and seed, with only the named tasks left in ``model.tasks``,
+only their metrics left in the evaluators, and the task-indexed options of
+the balancer and hooks cut down to them. A model with one task has nothing
+to balance, so its balancer becomes ``EqualWeighting`` (plain training).
+"""
+from typing import List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+#: balancer options that hold one entry per task, in ``model.tasks`` order
+PER_TASK_BALANCER_OPTIONS = ('weights', 'pref_vector', 'leak')
+
+TaskKey = Tuple[str, Optional[str]]
+
+
+def task_key(task_cfg: dict) -> TaskKey:
+    """(task kind, label key) of a task config: what its metrics look at."""
+    from mmdet.registry import MODELS
+    cls = MODELS.get(task_cfg['type'])
+    if cls is None:
+        raise KeyError(f"task type {task_cfg['type']!r} is not registered")
+    kind = getattr(cls, 'task_kind', 'other')
+    label_key = task_cfg.get('label_key', 'image_label') \
+        if kind == 'classification' else None
+    return kind, label_key
+
+
+def metric_key(metric_cfg: dict) -> TaskKey:
+    """(task kind, label key) that an evaluator metric evaluates."""
+    from mmdet.evaluation import CocoMetric, OpenImagesMetric, VOCMetric
+    from mmdet.registry import METRICS
+    from mmseg.evaluation import IoUMetric
+
+    from mmmtl.evaluation import ImageClassificationMetric
+    cls = METRICS.get(metric_cfg['type'])
+    if cls is not None and issubclass(
+            cls, (CocoMetric, VOCMetric, OpenImagesMetric)):
+        return 'detection', None
+    if cls is not None and issubclass(cls, IoUMetric):
+        return 'segmentation', None
+    if cls is not None and issubclass(cls, ImageClassificationMetric):
+        return 'classification', metric_cfg.get('label_key', 'image_label')
+    raise ValueError(
+        f"--tasks: cannot tell which task the evaluator metric "
+        f"{metric_cfg['type']!r} evaluates (known: detection metrics of "
+        "mmdet, mmseg's IoUMetric and subclasses, ImageClassificationMetric)"
+        "; remove it from the evaluator for this run with --cfg-options")
+
+
+def _filter_evaluator(evaluator, keep: List[TaskKey]):
+    """The evaluator config with only the metrics of the kept tasks."""
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        return dict(evaluator,
+                    metrics=_filter_evaluator(evaluator['metrics'], keep))
+    metrics = evaluator if isinstance(evaluator, (list, tuple)) \
+        else [evaluator]
+    return [m for m in metrics if metric_key(m) in keep]
+
+
+def _filter_hooks(hooks: Sequence[dict], tasks: List[str]) -> List[dict]:
+    """Custom hooks with the dropped tasks removed from what they name."""
+    out = []
+    for hook in hooks:
+        hook = dict(hook)
+        if hook.get('type') == 'AlternatingTasksHook':
+            if len(tasks) == 1:
+                continue  # one task: every step trains it
+            if hook.get('schedule') is not None:
+                entries = [[t for t in ([s] if isinstance(s, str) else s)
+                            if t in tasks] for s in hook['schedule']]
+                hook['schedule'] = [e for e in entries if e]
+            if hook.get('probs') is not None:
+                hook['probs'] = {t: p for t, p in hook['probs'].items()
+                                 if t in tasks}
+        elif hook.get('type') == 'StagedTrainingHook':
+            hook['stages'] = [
+                {k: ([m for m in v if _module_kept(m, tasks)]
+                     if k in ('freeze', 'unfreeze') else v)
+                 for k, v in stage.items()} for stage in hook['stages']]
+        out.append(hook)
+    return out
+
+
+def _module_kept(module_name: str, tasks: List[str]) -> bool:
+    parts = module_name.split('.')
+    return parts[0] != 'tasks' or len(parts) < 2 or parts[1] in tasks
+
+
+def _select_balancer(cfg: Config, positions: List[int]) -> None:
+    wrapper = cfg.get('optim_wrapper', {})
+    if 'balancer' not in wrapper:
+        return
+    if len(positions) == 1:
+        wrapper['balancer'] = ConfigDict(type='EqualWeighting')
+        return
+    balancer = wrapper['balancer']
+    for option in PER_TASK_BALANCER_OPTIONS:
+        value = balancer.get(option)
+        if isinstance(value, (list, tuple)):
+            balancer[option] = [value[i] for i in positions]
+
+
+def select_tasks(cfg: Config, tasks: Sequence[str]) -> Config:
+    """Keep only ``tasks`` of ``cfg.model.tasks`` (in the config's order).
+
+    Raises:
+        ValueError: a name is not a task of ``model.tasks``.
+    """
+    available = list(cfg.model.tasks)
+    unknown = [t for t in tasks if t not in available]
+    if unknown or not tasks:
+        raise ValueError(
+            f'--tasks {" ".join(tasks)}: {unknown or "no task"} not among '
+            f'the tasks of the config (model.tasks: {available})')
+    kept = [t for t in available if t in tasks]
+    keys = [task_key(cfg.model.tasks[t]) for t in kept]
+    cfg.model.tasks = ConfigDict({t: cfg.model.tasks[t] for t in kept})
+    for name in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(name) is not None:
+            cfg[name] = _filter_evaluator(cfg[name], keys)
+    _select_balancer(cfg, [available.index(t) for t in kept])
+    if cfg.get('custom_hooks'):
+        cfg.custom_hooks = _filter_hooks(cfg.custom_hooks, kept)
+    print_log(f'--tasks: training/testing tasks {kept} of {available}',
+              logger='current')
+    return cfg
+
+
+def tasks_suffix(tasks: Sequence[str]) -> str:
+    """Work-dir suffix naming the tasks of a run: ``'det-only'``,
+    ``'det-seg'``."""
+    return '-'.join(tasks) + ('-only' if len(tasks) == 1 else '')

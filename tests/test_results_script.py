@@ -1,0 +1,67 @@
+"""tools/analysis_tools/mtl_results.py on a tiny preset: the table's rows,
+delta-m from the runs' records, and a second call trains nothing."""
+import json
+import os
+import runpy
+
+import pytest
+
+from mtl_fixtures import REPO, runner_cfg
+
+SCRIPT = os.path.join(REPO, 'tools', 'analysis_tools', 'mtl_results.py')
+
+
+def _set_metric(path, key, value):
+    record = json.loads(path.read_text())
+    record['val']['metrics'][key] = value
+    path.write_text(json.dumps(record))
+    return record['val']['metrics']
+
+
+def test_trains_baselines_and_balancers_then_resumes_without_rerunning(
+        tiny_data_root, tmp_path, capsys):
+    config = tmp_path / 'tiny_preset.py'
+    cfg = runner_cfg(tiny_data_root, 'unused', max_iters=2)
+    cfg.model.tasks.det.test_cfg.score_thr = 0.0  # boxes after 2 iterations
+    cfg.dump(str(config))
+    out = tmp_path / 'results'
+    argv = [str(config), '--out', str(out), '--seeds', '0',
+            '--balancers', 'EqualWeighting',
+            '--work-root', str(tmp_path / 'runs')]
+    main = runpy.run_path(SCRIPT, run_name='not_main')['main']
+    table = main(argv)
+    assert capsys.readouterr().out.startswith(
+        '0 of 3 runs finished, 3 to train')
+    rows = {r['setting']: r for r in table['rows']}
+    assert list(rows) == ['det-only', 'seg-only', 'EqualWeighting']
+    assert list(rows['det-only']['metrics']) == ['det:coco/bbox_mAP']
+    assert list(rows['seg-only']['metrics']) == ['seg:seg/mIoU']
+    assert list(rows['EqualWeighting']['metrics']) == ['det:coco/bbox_mAP',
+                                            'seg:seg/mIoU']
+    # the pair's training time is the baselines' summed wall time
+    pair = rows['det-only']['wall_s'][0] + rows['seg-only']['wall_s'][0]
+    assert rows['EqualWeighting']['wall_vs_baselines'] == pytest.approx(
+        rows['EqualWeighting']['wall_s'][0] / pair)
+    record = json.loads((out / 'runs' / 'det-only_seed0.json').read_text())
+    assert list(record['tasks']) == ['det']
+    assert record['train']['iters'] == 2 and record['val']['iter'] == 2
+    assert '--tasks det --cfg-options randomness.seed=0' in \
+        (out / 'results.md').read_text()
+    assert (out / 'results.csv').read_text().count('\n') == 4
+
+    runs = out / 'runs'
+    _set_metric(runs / 'det-only_seed0.json', 'coco/bbox_mAP', 0.5)
+    _set_metric(runs / 'EqualWeighting_seed0.json', 'coco/bbox_mAP', 0.4)
+    seg_st = _set_metric(runs / 'seg-only_seed0.json', 'seg/mIoU', 40.0)
+    seg_mt = _set_metric(runs / 'EqualWeighting_seed0.json', 'seg/mIoU', 50.0)
+    stamp = os.path.getmtime(runs / 'EqualWeighting_seed0.json')
+    table = main(argv)
+    assert capsys.readouterr().out.startswith(
+        '3 of 3 runs finished, 0 to train')
+    assert os.path.getmtime(out / 'runs' / 'EqualWeighting_seed0.json') == stamp
+    ew = next(r for r in table['rows'] if r['setting'] == 'EqualWeighting')
+    # ((0.4 - 0.5) / 0.5 + (50 - 40) / 40) / 2 = 0.025
+    assert ew['delta_m'][0] == pytest.approx(0.025)
+    assert seg_st['seg/mIoU'] == 40.0 and seg_mt['seg/mIoU'] == 50.0
+    assert '| EqualWeighting | 1 | 0.400 ± 0.000 | 50.000 ± 0.000 | ' \
+        '2.50 ± 0.00 |' in (out / 'results.md').read_text()

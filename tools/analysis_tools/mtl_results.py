@@ -1,0 +1,130 @@
+"""Train single-task baselines and balancers over seeds; write the table.
+
+    python tools/analysis_tools/mtl_results.py CONFIG --out DIR \
+        [--balancers EqualWeighting UncertaintyWeighting 'NashMTL:jacobian_mode=parameter' ...]
+        [--seeds 0 1 2] [--work-root work_dirs/results/NAME]
+        [--cfg-options k=v ...] [--no-baselines] [--table-only]
+
+Settings: one single-task baseline per task of CONFIG (``tools/train.py
+--tasks T``) and one multi-task run per balancer spec (``TYPE`` or
+``TYPE:key=value:key=value``, options of ``optim_wrapper.balancer``), each
+for every seed (``randomness.seed``). Every run is ``tools/train.py`` in its
+own process, one at a time, logging to ``<work dir>/train.log``; a run is
+finished once ``DIR/runs/<setting>_seed<k>.json`` (its metrics.json) exists,
+so the script can be stopped and started again: finished runs are skipped,
+an interrupted one resumes from its last checkpoint. Writes
+``DIR/results.md``, ``results.csv`` and ``results.json``: per setting each
+task's primary metric (mean +- std over seeds), delta-m against the
+baselines, the median step time, and the wall time relative to training
+all the single-task baselines.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from mmmtl.evaluation.results_table import (Setting, build_table,  # noqa
+                                            write_table)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--out', required=True,
+                   help='folder of the table and the finished runs\' records')
+    p.add_argument('--balancers', nargs='*', default=['EqualWeighting'])
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    p.add_argument('--work-root', help='work dirs of the runs (default '
+                   'work_dirs/results/<name of --out>)')
+    p.add_argument('--cfg-options', nargs='+', default=[],
+                   help='passed to every run (e.g. a shorter schedule)')
+    p.add_argument('--no-baselines', action='store_true',
+                   help='only the balancers (the table then has no delta-m)')
+    p.add_argument('--table-only', action='store_true',
+                   help='train nothing; write the table from finished runs')
+    return p.parse_args(argv)
+
+
+def settings_of(args, task_names):
+    out = [] if args.no_baselines else [
+        Setting.baseline(t) for t in task_names]
+    return out + [Setting.balancer(spec) for spec in args.balancers]
+
+
+def train_command(args, setting, seed, work_dir):
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), args.config,
+           '--work-dir', work_dir]
+    cmd += setting.train_args()
+    options = [f'randomness.seed={seed}'] + setting.cfg_options() + \
+        list(args.cfg_options)
+    return cmd + ['--cfg-options'] + options
+
+
+def has_checkpoint(work_dir):
+    return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+
+
+def run_one(args, setting, seed, record, work_root):
+    """Train one setting with one seed; copy its metrics.json to record."""
+    work_dir = osp.join(work_root, setting.name, f'seed{seed}')
+    cmd = train_command(args, setting, seed, work_dir)
+    if has_checkpoint(work_dir):
+        cmd.insert(cmd.index('--cfg-options'), '--resume')
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, 'train.log'), 'a') as log:
+        log.write('$ ' + ' '.join(cmd) + '\n')
+        log.flush()
+        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
+                               cwd=ROOT)
+    metrics = osp.join(work_dir, 'metrics.json')
+    if code != 0 or not osp.isfile(metrics):
+        raise RuntimeError(f'{setting.name} seed {seed} failed (exit {code})'
+                           f'; see {osp.join(work_dir, "train.log")}')
+    os.makedirs(osp.dirname(record), exist_ok=True)
+    shutil.copyfile(metrics, record)
+
+
+def task_names_of(args):
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        ns = argparse.Namespace()
+        DictAction(option_strings=[], dest='o')(None, ns, args.cfg_options)
+        cfg.merge_from_dict(ns.o)
+    return list(cfg.model.tasks)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    work_root = args.work_root or osp.join(
+        ROOT, 'work_dirs', 'results', osp.basename(osp.normpath(args.out)))
+    settings = settings_of(args, task_names_of(args))
+    runs = [(s, seed) for s in settings for seed in args.seeds]
+    todo = [(s, seed) for s, seed in runs
+            if not osp.isfile(s.record_path(args.out, seed))]
+    print(f'{len(runs) - len(todo)} of {len(runs)} runs finished, '
+          f'{0 if args.table_only else len(todo)} to train', flush=True)
+    started = time.time()
+    for i, (setting, seed) in enumerate([] if args.table_only else todo):
+        eta = '' if i == 0 else \
+            f', about {(time.time() - started) / i * (len(todo) - i) / 60:.0f} min left'
+        print(f'[{i + 1}/{len(todo)}] {setting.name} seed {seed}{eta}',
+              flush=True)
+        run_one(args, setting, seed, setting.record_path(args.out, seed),
+                work_root)
+        write_table(build_table(settings, args), args.out)
+    table = build_table(settings, args)
+    write_table(table, args.out)
+    print(open(osp.join(args.out, 'results.md')).read())
+    return table
+
+
+if __name__ == '__main__':
+    main()
