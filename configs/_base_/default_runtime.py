@@ -5,7 +5,9 @@ custom_imports = dict(imports=['mmmtl'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
+    # metrics at their iteration (mmengine's default logs them at step 0
+    # under iteration-based loops)
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1000, by_epoch=False,
                     max_keep_ckpts=2),
