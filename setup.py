@@ -29,6 +29,9 @@ setup(
     if osp.exists(osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    # configs by package scope (`_base_ = 'mmmtl::...'`): mmmtl/.mim/configs
+    # links to configs/; a wheel gets copies
+    package_data={'mmmtl': ['.mim/model-index.yml', '.mim/configs/**/*.py']},
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
     extras_require={
@@ -38,6 +41,8 @@ setup(
         'solvers': ['cvxpy', 'ecos', 'quadprog', 'qpsolvers', 'scipy'],
         # TensorboardVisBackend (docs/visualization.md)
         'tensorboard': read_requirements('tensorboard.txt'),
+        # ONNX export and its check (tools/deployment/export_onnx.py)
+        'onnx': read_requirements('onnx.txt'),
     },
     license='Apache License 2.0',
 )

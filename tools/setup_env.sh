@@ -6,8 +6,8 @@
 # Steps: create a venv; install a CPU torch unless a torch is already there
 # (never a multi-GB CUDA build on a machine without a GPU); build mmcv 2.1.0
 # with its ops from source (pip's wheel cache makes a rebuild instant);
-# install mmengine / mmdet / mmsegmentation / the test tools (with tensorboard)
-# and mmmtl itself.
+# install mmengine / mmdet / mmsegmentation / the test tools (with tensorboard,
+# onnx and onnxruntime) and mmmtl itself.
 # A second run only checks and takes seconds.
 set -euo pipefail
 
@@ -72,9 +72,10 @@ else
 fi
 
 # 3. The rest, the test tools and mmmtl itself (editable).
-say "installing mmengine, mmdet, mmsegmentation, test tools, tensorboard and mmmtl"
+say "installing mmengine, mmdet, mmsegmentation, test tools, tensorboard, onnx and mmmtl"
 "${PIP[@]}" install -q -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt" \
-  -r "$ROOT/requirements/tensorboard.txt" -r "$ROOT/requirements/build.txt"
+  -r "$ROOT/requirements/tensorboard.txt" -r "$ROOT/requirements/onnx.txt" \
+  -r "$ROOT/requirements/build.txt"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e "$ROOT"
 
 "$VPY" -c "import torch, mmcv.ops, mmdet, mmseg, mmmtl; print('[setup] ok: torch', torch.__version__, '| mmcv', mmcv.__version__, '| mmdet', mmdet.__version__, '| mmseg', mmseg.__version__)"
