@@ -2,77 +2,41 @@
 # Semantic-FPN head (segmentation, built in mmseg's scope).
 # The FPN starts at stride 8 (start_level=1): its 5 outputs have strides
 # 8, 16, 32, 64, 128; the seg head reads the first four.
+#
+# How the mmdet parts are inherited (the pattern of every model base here):
+# mmdet's RetinaNet base is this file's `_base_`, and `_base_.model` is its
+# model config, readable as a Python value in the file. The model below
+# replaces it (`_delete_=True`: a MultiTaskDetector has `tasks`, not
+# `bbox_head`) and takes its parts by name: data preprocessor, backbone and
+# neck (with our overrides), the head as the `det` task's head, and the
+# train/test settings as that task's. A config inheriting this one
+# overrides them where they now live, e.g. model.tasks.det.head.num_classes.
+# (The seg head is written out: mmseg's FPN base is an EncoderDecoder
+# `model` too, and mmengine allows one `model` among a file's bases.)
+_base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
+
 num_det_classes = 80
 num_seg_classes = 19
 fpn_channels = 256
 
+# mmdet's backbone loads ImageNet weights; ours trains from scratch unless a
+# config sets its init_cfg (as the Cityscapes config does)
+_base_.model.backbone.pop('init_cfg')
 model = dict(
+    _delete_=True,
     type='MultiTaskDetector',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch'),
-    neck=dict(
-        type='FPN',
-        in_channels=[64, 128, 256, 512],
-        out_channels=fpn_channels,
-        start_level=1,
-        add_extra_convs='on_input',
-        num_outs=5),
+    data_preprocessor=_base_.model.data_preprocessor,
+    backbone=dict(_base_.model.backbone, depth=18, frozen_stages=-1,
+                  norm_eval=False),
+    neck=dict(_base_.model.neck, in_channels=[64, 128, 256, 512],
+              out_channels=fpn_channels),
     tasks=dict(
         det=dict(
             type='DetectionTask',
-            head=dict(
-                type='RetinaHead',
-                num_classes=num_det_classes,
-                in_channels=fpn_channels,
-                stacked_convs=4,
-                feat_channels=fpn_channels,
-                anchor_generator=dict(
-                    type='AnchorGenerator',
-                    octave_base_scale=4,
-                    scales_per_octave=3,
-                    ratios=[0.5, 1.0, 2.0],
-                    strides=[8, 16, 32, 64, 128]),
-                bbox_coder=dict(
-                    type='DeltaXYWHBBoxCoder',
-                    target_means=[.0, .0, .0, .0],
-                    target_stds=[1.0, 1.0, 1.0, 1.0]),
-                loss_cls=dict(
-                    type='FocalLoss',
-                    use_sigmoid=True,
-                    gamma=2.0,
-                    alpha=0.25,
-                    loss_weight=1.0),
-                loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
-            train_cfg=dict(
-                assigner=dict(
-                    type='MaxIoUAssigner',
-                    pos_iou_thr=0.5,
-                    neg_iou_thr=0.4,
-                    min_pos_iou=0,
-                    ignore_iof_thr=-1),
-                sampler=dict(type='PseudoSampler'),
-                allowed_border=-1,
-                pos_weight=-1,
-                debug=False),
-            test_cfg=dict(
-                nms_pre=1000,
-                min_bbox_size=0,
-                score_thr=0.05,
-                nms=dict(type='nms', iou_threshold=0.5),
-                max_per_img=100)),
+            head=dict(_base_.model.bbox_head, num_classes=num_det_classes,
+                      in_channels=fpn_channels, feat_channels=fpn_channels),
+            train_cfg=_base_.model.train_cfg,
+            test_cfg=_base_.model.test_cfg),
         seg=dict(
             type='SemanticSegmentationTask',
             head=dict(
