@@ -44,7 +44,7 @@ def load_tool_config(config: str, launcher: str = 'none',
     :func:`select_tasks`), set the launcher and the work dir (``--work-dir``,
     else the config's, else ``work_dirs/<config name>``; with ``--tasks``
     and no ``--work-dir`` the tasks are appended: ``..._det-only``), and
-    add :class:`RunMetricsHook` (``<work_dir>/metrics.json``)."""
+    add the :data:`DEFAULT_HOOKS`."""
     if not osp.isfile(config):
         sys.exit(f'error: config file not found: {config}')
     cfg = Config.fromfile(config)
@@ -65,7 +65,19 @@ def load_tool_config(config: str, launcher: str = 'none',
         if tasks:
             cfg.work_dir = f'{cfg.work_dir.rstrip("/")}_' \
                 f'{tasks_suffix(list(cfg.model.tasks))}'
+    return add_default_hooks(cfg)
+
+
+#: Hooks every run of the tools gets, unless its config already has them.
+DEFAULT_HOOKS = ('RunMetricsHook', 'RandomStateHook')
+
+
+def add_default_hooks(cfg: Config) -> Config:
+    """Append to ``custom_hooks`` those of :data:`DEFAULT_HOOKS` it lacks:
+    :class:`RunMetricsHook` (``<work_dir>/metrics.json``) and
+    :class:`RandomStateHook` (random states in checkpoints: exact resume)."""
     hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(h.get('type') == 'RunMetricsHook' for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='RunMetricsHook')]
+    present = {h.get('type') for h in hooks}
+    cfg.custom_hooks = hooks + [
+        dict(type=name) for name in DEFAULT_HOOKS if name not in present]
     return cfg
