@@ -1,16 +1,18 @@
-# Cityscapes: 8 instance classes (boxes from gtFine) + 19-class labelTrainIds, same frames — produced by tools/dataset_converters (cityscapes.py); see its README.
-# Detection classes come from the JSON's categories, segmentation classes
-# from its top-level "seg_classes" (written by the converter).
-dataset_type = 'MultiTaskCocoDataset'
+# Cityscapes: 8 instance classes (boxes from gtFine) + 19-class labelTrainIds,
+# same frames — produced by tools/dataset_converters (cityscapes.py); see its
+# README. The layout is multitask_coco.py's; Cityscapes' scale here.
+_base_ = './multitask_coco.py'
+
 data_root = 'data/cityscapes/'
 img_scale = (2048, 1024)
+crop_size = (512, 1024)
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadMultiTaskAnnotations', with_bbox=True, with_seg=True),
     dict(type='RandomResize', scale=img_scale, ratio_range=(0.5, 2.0),
          keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(512, 1024), allow_negative_crop=True),
+    dict(type='RandomCrop', crop_size=crop_size, allow_negative_crop=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackMultiTaskInputs'),
 ]
@@ -21,30 +23,14 @@ test_pipeline = [
     dict(type='PackMultiTaskInputs'),
 ]
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
-        type=dataset_type,
         data_root=data_root,
-        ann_file='annotations/instances_train.json',
         data_prefix=dict(img='leftImg8bit/train/', seg='gtFine/train/'),
-        filter_cfg=dict(filter_empty_gt=False),
         pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
         data_root=data_root,
-        ann_file='annotations/instances_val.json',
         data_prefix=dict(img='leftImg8bit/val/', seg='gtFine/val/'),
-        test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [
