@@ -5,7 +5,7 @@ _base_ = './multitask_coco.py'
 
 data_root = 'data/cityscapes/'
 img_scale = (2048, 1024)
-crop_size = (512, 1024)
+crop_size = (1024, 512)  # (width, height): 512x1024 crops, as mmseg's
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
