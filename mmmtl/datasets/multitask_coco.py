@@ -7,6 +7,9 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 from mmengine.fileio import get_local_path
 
+from .annotation_checks import (SkippedAnnotations, box_defect,
+                                check_annotation_file, warn_no_annotations)
+
 
 @DATASETS.register_module()
 class MultiTaskCocoDataset(CocoDataset):
@@ -40,12 +43,28 @@ class MultiTaskCocoDataset(CocoDataset):
     being read as images without objects). Mix sources with mmdet's
     ``ConcatDataset`` and ``MultiSourceSampler`` (``source_ratio``).
 
+    Bad annotations are named, never dropped unseen: an image listed twice
+    (by id or by file), an annotation id used twice, an annotation of an
+    image or a category the file does not have, and a box that is not four
+    numbers are errors. Boxes with NaN/inf coordinates, of zero or negative
+    size, under one pixel, or wholly outside the image are skipped (as mmdet
+    does), counted by reason in one warning; ``strict=True`` makes them
+    errors. Annotations of categories left out of ``metainfo['classes']``
+    (a class subset) are skipped and counted too, but are a choice, not an
+    error, under ``strict``.
+    An image without annotations is an image without objects (a negative
+    for detection) unless it says ``"has_det": false``; a file without any
+    annotation says so in a warning. The image files' sizes are checked
+    against the entries' ``height``/``width`` by
+    :class:`LoadMultiTaskAnnotations`, when the image is read.
+
     Args:
         seg_ignore_index (int): Label id of unlabelled pixels. Default 255.
         det_labels (bool): Whether the images carry detection labels.
             Default True; an image may also say ``"has_det": false``.
         image_label_keys (Sequence[str]): Image-level label fields to read
             from the ``images`` entries. Default none.
+        strict (bool): Make every skipped box an error. Default False.
         **kwargs: Everything :class:`mmdet.datasets.CocoDataset` takes.
     """
 
@@ -53,8 +72,10 @@ class MultiTaskCocoDataset(CocoDataset):
 
     def __init__(self, *args, seg_ignore_index: int = 255,
                  det_labels: bool = True,
-                 image_label_keys: Sequence[str] = (), **kwargs) -> None:
+                 image_label_keys: Sequence[str] = (), strict: bool = False,
+                 **kwargs) -> None:
         self.seg_ignore_index = seg_ignore_index
+        self.strict = strict
         self.det_labels = det_labels
         self.image_label_keys = tuple(image_label_keys)
         super().__init__(*args, **kwargs)
@@ -67,6 +88,7 @@ class MultiTaskCocoDataset(CocoDataset):
                     f'{type(self).__name__}: annotation file not found: '
                     f'{self.ann_file}')
             self.coco = COCO(local_path)
+        check_annotation_file(self.coco.dataset, self.ann_file)
         self._complete_metainfo(self.coco.dataset)
         # a file that names seg maps per image (converters' output) leaves
         # the images without one unlabelled for segmentation
@@ -86,6 +108,7 @@ class MultiTaskCocoDataset(CocoDataset):
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
         self.cat_img_map = {k: list(v) for k, v in self.coco.cat_img_map.items()}
 
+        self._skipped = SkippedAnnotations(self.ann_file, self.strict)
         data_list = []
         for img_id in self.coco.get_img_ids():
             raw_img_info = self.coco.load_imgs([img_id])[0]
@@ -96,7 +119,11 @@ class MultiTaskCocoDataset(CocoDataset):
                 self.parse_data_info(
                     dict(raw_img_info=raw_img_info,
                          raw_ann_info=raw_ann_info)))
-        del self.coco
+        self._skipped.log(type(self).__name__)
+        if self.det_labels and data_list and not self.coco.anns:
+            warn_no_annotations(type(self).__name__, self.ann_file,
+                                len(data_list))
+        del self.coco, self._skipped
         return data_list
 
     def _complete_metainfo(self, coco_dataset: dict) -> None:
@@ -118,8 +145,11 @@ class MultiTaskCocoDataset(CocoDataset):
                     f'{len(meta["seg_classes"])} seg_classes')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
-        data_info = super().parse_data_info(raw_data_info)
         img_info = raw_data_info['raw_img_info']
+        # mmdet's parsing gives paths and sizes; the boxes are parsed here,
+        # counting what is skipped
+        data_info = super().parse_data_info(
+            dict(raw_img_info=img_info, raw_ann_info=[]))
         seg_prefix = self.data_prefix.get('seg', None)
         if 'seg_file_name' in img_info:
             data_info['seg_map_path'] = osp.join(seg_prefix or '',
@@ -140,11 +170,36 @@ class MultiTaskCocoDataset(CocoDataset):
         # Images may be marked as not annotated for detection (partial labels).
         data_info['has_det'] = self.det_labels and bool(
             img_info.get('has_det', True))
-        if not data_info['has_det']:
-            data_info['instances'] = []
+        if data_info['has_det']:
+            data_info['instances'] = self._parse_instances(
+                img_info, raw_data_info['raw_ann_info'])
         for key in self.image_label_keys:
             data_info[key] = img_info.get(key)
         return data_info
+
+    def _parse_instances(self, img_info: dict, anns: List[dict]) -> List[dict]:
+        """mmdet's instances of an image; skipped boxes are counted."""
+        instances = []
+        for ann in anns:
+            if ann.get('ignore', False):
+                continue
+            reason = box_defect(ann, img_info['width'], img_info['height'],
+                                img_info['file_name'])
+            if reason is not None:
+                self._skipped.add(reason, ann, img_info['file_name'])
+                continue
+            if ann['category_id'] not in self.cat2label:  # a class subset
+                self._skipped.add('of a category not in metainfo["classes"]',
+                                  ann, img_info['file_name'], defect=False)
+                continue
+            x1, y1, w, h = ann['bbox']
+            instance = dict(bbox=[x1, y1, x1 + w, y1 + h],
+                            bbox_label=self.cat2label[ann['category_id']],
+                            ignore_flag=int(bool(ann.get('iscrowd', False))))
+            if ann.get('segmentation', None):
+                instance['mask'] = ann['segmentation']
+            instances.append(instance)
+        return instances
 
     def filter_data(self) -> List[dict]:
         # An image without boxes still teaches segmentation: only drop it
