@@ -1,54 +1,10 @@
-# A shared ResNet-18 + FPN feeding a RetinaNet head (detection) and a
-# Semantic-FPN head (segmentation, built in mmseg's scope).
-# The FPN starts at stride 8 (start_level=1): its 5 outputs have strides
-# 8, 16, 32, 64, 128; the seg head reads the first four.
-#
-# How the mmdet parts are inherited (the pattern of every model base here):
-# mmdet's RetinaNet base is this file's `_base_`, and `_base_.model` is its
-# model config, readable as a Python value in the file. The model below
-# replaces it (`_delete_=True`: a MultiTaskDetector has `tasks`, not
-# `bbox_head`) and takes its parts by name: data preprocessor, backbone and
-# neck (with our overrides), the head as the `det` task's head, and the
-# train/test settings as that task's. A config inheriting this one
-# overrides them where they now live, e.g. model.tasks.det.head.num_classes.
-# (The seg head is written out: mmseg's FPN base is an EncoderDecoder
-# `model` too, and mmengine allows one `model` among a file's bases.)
-_base_ = 'mmdet::_base_/models/retinanet_r50_fpn.py'
+# RetinaNet + Semantic FPN (retinanet_r50_fpn_semfpn.py) on a ResNet-18
+# trained from scratch.
+_base_ = './retinanet_r50_fpn_semfpn.py'
 
-num_det_classes = 80
-num_seg_classes = 19
-fpn_channels = 256
-
-# mmdet's backbone loads ImageNet weights; ours trains from scratch unless a
-# config sets its init_cfg (as the Cityscapes config does)
+# mmdet's backbone loads ImageNet weights: dropped here (from the base, so
+# that a config may still set an init_cfg)
 _base_.model.backbone.pop('init_cfg')
 model = dict(
-    _delete_=True,
-    type='MultiTaskDetector',
-    data_preprocessor=_base_.model.data_preprocessor,
-    backbone=dict(_base_.model.backbone, depth=18, frozen_stages=-1,
-                  norm_eval=False),
-    neck=dict(_base_.model.neck, in_channels=[64, 128, 256, 512],
-              out_channels=fpn_channels),
-    tasks=dict(
-        det=dict(
-            type='DetectionTask',
-            head=dict(_base_.model.bbox_head, num_classes=num_det_classes,
-                      in_channels=fpn_channels, feat_channels=fpn_channels),
-            train_cfg=_base_.model.train_cfg,
-            test_cfg=_base_.model.test_cfg),
-        seg=dict(
-            type='SemanticSegmentationTask',
-            head=dict(
-                type='FPNHead',
-                in_channels=[fpn_channels] * 4,
-                in_index=[0, 1, 2, 3],
-                feature_strides=[8, 16, 32, 64],
-                channels=128,
-                dropout_ratio=0.1,
-                num_classes=num_seg_classes,
-                norm_cfg=dict(type='BN', requires_grad=True),
-                align_corners=False,
-                loss_decode=dict(
-                    type='CrossEntropyLoss', use_sigmoid=False,
-                    loss_weight=1.0)))))
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False),
+    neck=dict(in_channels=[64, 128, 256, 512]))
