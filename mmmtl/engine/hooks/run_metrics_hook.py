@@ -27,9 +27,10 @@ class RunMetricsHook(Hook):
 
     ``val`` holds the last validation, ``test`` the last test. The step time
     is the median time of a training iteration without data loading (from
-    before the iteration's forward to after its optimizer step); ``wall_s``
-    the training loop's wall time, summed over the segments of a resumed
-    run. Only rank 0 writes.
+    before the iteration's forward to after its optimizer step; of the last
+    segment that trained, for a resumed run); ``wall_s`` the training
+    loop's wall time, summed over the segments of a resumed run. Only rank 0
+    writes.
     """
 
     priority = 'LOW'
@@ -80,7 +81,10 @@ class RunMetricsHook(Hook):
 
     def after_train(self, runner) -> None:
         wall = self._wall_before + time.perf_counter() - self._run_start
-        train = dict(iters=runner.iter, wall_s=round(wall, 3))
+        # a resumed run keeps what earlier segments measured unless this
+        # one trained (a run resumed at its last iteration trains nothing)
+        train = dict(self._read(runner).get('train', {}),
+                     iters=runner.iter, wall_s=round(wall, 3))
         if self._step_times:
             train['step_time_median_s'] = statistics.median(self._step_times)
         self._update(runner, train=train)
