@@ -134,6 +134,15 @@ def without_seg_labels(batch, samples=None):
     return batch
 
 
+def captured_log(monkeypatch, module):
+    """The messages ``module`` gives mmengine's ``print_log`` from now on
+    (a list that fills as they come)."""
+    said = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kw: said.append(msg))
+    return said
+
+
 def batch_from(dataset, indices):
     """A collated batch (as the dataloader gives it) of dataset items."""
     from mmengine.dataset import pseudo_collate

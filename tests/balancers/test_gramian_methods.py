@@ -58,14 +58,18 @@ SAME_AS_TORCHJD = {
                     lambda: tjd.UPGrad(t(0.2, 0.3, 0.5))),
     'DualProj': (dict(), lambda: tjd.DualProj()),
     'CAGrad': (dict(c=0.4), lambda: tjd.CAGrad(c=0.4)),
-    'FairGrad': (dict(alpha=1.0), lambda: tjd.FairGrad(alpha=1.0)),
-    'FairGrad-a2': (dict(alpha=2.0), lambda: tjd.FairGrad(alpha=2.0)),
+    # Nash-MTL and FairGrad: the paper's scale (the default rescales the
+    # weights to sum to T)
+    'FairGrad': (dict(alpha=1.0, update_scale='paper'),
+                 lambda: tjd.FairGrad(alpha=1.0)),
+    'FairGrad-a2': (dict(alpha=2.0, update_scale='paper'),
+                    lambda: tjd.FairGrad(alpha=2.0)),
     # matrix-only in torchjd: ours run on a T x T factor of G
     'ConFIG': (dict(), lambda: tjd.ConFIG()),
     'ConFIG-pref': (dict(pref_vector=[1.0, 2.0, 1.0]),
                     lambda: tjd.ConFIG(t(1.0, 2.0, 1.0))),
-    'NashMTL': (dict(), lambda: tjd.NashMTL(n_tasks=3)),
-    'NashMTL-noclip': (dict(max_norm=0.0),
+    'NashMTL': (dict(update_scale='paper'), lambda: tjd.NashMTL(n_tasks=3)),
+    'NashMTL-noclip': (dict(max_norm=0.0, update_scale='paper'),
                        lambda: tjd.NashMTL(n_tasks=3, max_norm=0.0)),
 }
 
@@ -307,31 +311,42 @@ def test_fairgrad_orthogonal_case_by_hand(alpha):
     # alpha 2: w = (4^{-2/3}, 1) = (0.396850, 1), update (0.793701, 1)
     J = t([2.0, 0.0], [0.0, 1.0])
     w1 = 4.0**(-alpha / (1 + alpha))
+    torch.testing.assert_close(
+        update(b('FairGrad', alpha=alpha, update_scale='paper'), J),
+        t(2 * w1, 1.0), rtol=1e-4, atol=1e-5)
+    # the default rescales the same weights to sum to T = 2
     torch.testing.assert_close(update(b('FairGrad', alpha=alpha), J),
-                               t(2 * w1, 1.0), rtol=1e-4, atol=1e-5)
+                               t(2 * w1, 1.0) * 2 / (w1 + 1), rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_fairgrad_satisfies_its_optimality_condition(J):
     G = J @ J.T
-    w = b('FairGrad', alpha=1.0).weigh(torch.ones(3, dtype=F64), G)
+    w = b('FairGrad', alpha=1.0, update_scale='paper').weigh(
+        torch.ones(3, dtype=F64), G)
     torch.testing.assert_close(G @ w, 1 / w, rtol=1e-4, atol=1e-5)
 
 
 def test_nash_mtl_orthogonal_case_and_bargaining_condition(J):
     # G = diag(4, 1), no clipping: alpha_t (G alpha)_t = 1 -> (1/2, 1),
     # update (1, 1): both tasks improve equally
-    n = b('NashMTL', num_tasks=2, max_norm=0.0)
+    n = b('NashMTL', num_tasks=2, max_norm=0.0, update_scale='paper')
     torch.testing.assert_close(update(n, t([2.0, 0.0], [0.0, 1.0])),
                                t(1.0, 1.0), rtol=1e-3, atol=1e-3)
+    # the default: the same weights (1/2, 1) scaled to sum to 2
+    torch.testing.assert_close(
+        update(b('NashMTL', num_tasks=2), t([2.0, 0.0], [0.0, 1.0])),
+        t(4 / 3, 4 / 3), rtol=1e-3, atol=1e-3)
     # random gradients: alpha * (G alpha) is the same for every task
     G = J @ J.T
-    a = b('NashMTL', num_tasks=3, max_norm=0.0).weigh(
+    a = b('NashMTL', num_tasks=3, max_norm=0.0, update_scale='paper').weigh(
         torch.ones(3, dtype=F64), G)
     prod = a * (G @ a)
     torch.testing.assert_close(prod, prod.mean().expand(3), rtol=1e-3,
                                atol=1e-6)
     # with clipping the update norm is at most max_norm
-    g = update(b('NashMTL', num_tasks=3, max_norm=0.5), J)
+    g = update(b('NashMTL', num_tasks=3, max_norm=0.5,
+                 update_scale='paper'), J)
     assert g.norm() <= 0.5 + 1e-6
 
 

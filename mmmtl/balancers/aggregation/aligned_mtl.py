@@ -36,12 +36,15 @@ class AlignedMTL(TorchJDWeighting):
             paper's), or the median (``'median'``) or mean (``'rmse'``, the
             authors' code) eigenvalue.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
     """
 
     def __init__(self, pref_vector: Optional[Sequence[float]] = None,
                  scale_mode: str = 'min',
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         if scale_mode not in ('min', 'median', 'rmse'):
             raise ValueError(f"AlignedMTL: scale_mode must be 'min', "
                              f"'median' or 'rmse', got {scale_mode!r}")

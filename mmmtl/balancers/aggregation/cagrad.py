@@ -29,8 +29,14 @@ class CAGrad(TorchJDWeighting):
     Args:
         c (float): Radius of the ball, relative to :math:`\|g_0\|`.
             Default 0.4 (the paper's value on NYUv2/Cityscapes).
-        norm_eps (float): Below this norm :math:`g_w` counts as 0.
+        norm_eps (float): Below this norm :math:`g_w` counts as 0 (torchjd
+            also zeroes the Gramian when its trace is below it, which gave
+            all-zero weights on small feature Gramians; mmmtl hands torchjd
+            :math:`G/s`, trace :math:`T`, see :class:`TorchJDWeighting`).
+            Default 1e-4.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
 
     Needs ``mmmtl[solvers]`` (cvxpy).
     """
@@ -38,8 +44,9 @@ class CAGrad(TorchJDWeighting):
     solvers = ('cvxpy', 'clarabel')
 
     def __init__(self, c: float = 0.4, norm_eps: float = 1e-4,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
 
         def make():
             from torchjd.aggregation import CAGradWeighting

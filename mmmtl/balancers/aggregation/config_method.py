@@ -40,11 +40,14 @@ class ConFIG(TorchJDWeighting):
     Args:
         pref_vector (Sequence[float], optional): :math:`p`.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
     """
 
     def __init__(self, pref_vector: Optional[Sequence[float]] = None,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         pref = pref_tensor('ConFIG', pref_vector, num_tasks)
 
         def make():

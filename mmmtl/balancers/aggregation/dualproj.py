@@ -28,6 +28,8 @@ class DualProj(TorchJDWeighting):
         norm_eps (float): See :class:`UPGrad`. Default 1e-4.
         reg_eps (float): See :class:`UPGrad`. Default 1e-4.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
 
     Needs ``mmmtl[solvers]`` (quadprog, qpsolvers).
     """
@@ -36,8 +38,9 @@ class DualProj(TorchJDWeighting):
 
     def __init__(self, pref_vector: Optional[Sequence[float]] = None,
                  norm_eps: float = 1e-4, reg_eps: float = 1e-4,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         pref = pref_tensor('DualProj', pref_vector, num_tasks)
 
         def make():

@@ -41,6 +41,8 @@ class GradVac(TorchJDWeighting):
             :class:`TorchJDWeighting`). Default 0.
         num_tasks (int, optional): Number of tasks (the targets are sized
             on the first step).
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
     """
 
     supports_task_subsets = False
@@ -49,6 +51,8 @@ class GradVac(TorchJDWeighting):
 
     def __init__(self, beta: float = 0.5, eps: float = 1e-8,
                  seed: Optional[int] = 0,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks, seed=seed)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, seed=seed,
+                         update_scale=update_scale)
         self._build(lambda: GradVacWeighting(beta=beta, eps=eps))

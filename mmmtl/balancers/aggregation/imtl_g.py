@@ -26,8 +26,11 @@ class IMTLG(TorchJDWeighting):
 
     Args:
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
     """
 
-    def __init__(self, num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+    def __init__(self, num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         self._build(IMTLGWeighting)

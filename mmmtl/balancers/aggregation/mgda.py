@@ -33,11 +33,14 @@ class MGDA(TorchJDWeighting):
         max_iters (int): At most this many Frank-Wolfe iterations.
             Default 100.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
     """
 
     def __init__(self, epsilon: float = 1e-3, max_iters: int = 100,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         self._build(lambda: MGDAWeighting(epsilon=epsilon,
                                           max_iters=max_iters))
 

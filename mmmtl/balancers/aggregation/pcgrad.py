@@ -34,11 +34,15 @@ class PCGrad(TorchJDWeighting):
             :class:`TorchJDWeighting`); ``None``: torch's global RNG.
             Default 0, so that all ranks project in the same order.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
     """
 
     uses_rng = True
 
     def __init__(self, seed: Optional[int] = 0,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks, seed=seed)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, seed=seed,
+                         update_scale=update_scale)
         self._build(PCGradWeighting)

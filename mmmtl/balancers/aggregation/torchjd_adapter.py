@@ -13,20 +13,64 @@ rule and its hyper-parameters. The adapter adds what mmmtl needs on top:
   with ``torch.load(weights_only=True)``;
 * optionally, random draws (PCGrad's and GradVac's task orders) from a
   generator seeded with ``seed + step``, so that every rank draws the same
-  order and a resumed run draws what the uninterrupted one would have.
+  order and a resumed run draws what the uninterrupted one would have;
+* scale: the torchjd object always sees ``G / s``, ``s`` the mean of
+  ``G``'s diagonal (the mean squared gradient norm), and its weights are
+  mapped back by ``s ** weight_degree``, the way the method's rule follows
+  the Gramian's scale. torchjd's solvers and thresholds are absolute
+  (UPGrad/DualProj/CAGrad's ``norm_eps`` on the trace, GradVac's ``eps``,
+  the start points of Nash-MTL's and FairGrad's solvers): on the tiny
+  Gramians of feature mode they silently turned the method into the mean,
+  into no update at all, or into a failed solve;
+* ``update_scale``: the paper's weights, or the same direction rescaled
+  (see :func:`rescale_weights`).
 """
 import contextlib
+import logging
+import math
 from importlib.util import find_spec
 from typing import Any, Callable, ClassVar, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ..base import GramianWeighting
 
 #: How to get the optional solvers (the package's ``solvers`` extra).
 SOLVERS_HINT = 'install the solvers extra: pip install "mmmtl[solvers]"'
+
+#: ``update_scale`` values: the paper's weights, weights summing to ``T``
+#: (equal weighting's sum), or the update's norm set to equal weighting's.
+UPDATE_SCALES = ('paper', 'sum', 'norm')
+
+
+def check_update_scale(method: str, update_scale: str) -> str:
+    if update_scale not in UPDATE_SCALES:
+        raise ValueError(f'{method}: update_scale must be one of '
+                         f'{UPDATE_SCALES}, got {update_scale!r}')
+    return update_scale
+
+
+def rescale_weights(weights: Tensor, gramian: Tensor, mode: str) -> Tensor:
+    """The weights times one positive factor (same direction of the update
+    ``J^T w``): ``'paper'``: unchanged; ``'sum'``: ``sum_t w_t = T``, as
+    equal weighting's weights; ``'norm'``: ``|J^T w| = |J^T 1|``, equal
+    weighting's update norm. Left unchanged where the factor would not be
+    positive and finite (weights summing to <= 0, a zero update)."""
+    if mode == 'paper':
+        return weights
+    if mode == 'sum':
+        factor = weights.numel() / float(weights.sum())
+    else:
+        g = gramian.to(weights.dtype)
+        own = float(weights @ g @ weights)
+        factor = math.sqrt(max(float(g.sum()), 0.0) / own) if own > 0 \
+            else float('nan')
+    if not (math.isfinite(factor) and factor > 0):
+        return weights
+    return weights * factor
 
 
 def check_solvers(method: str, modules: Tuple[str, ...]) -> None:
@@ -97,7 +141,9 @@ class TorchJDWeighting(GramianWeighting):
     Subclasses call :meth:`_build` in their ``__init__`` with a factory of
     the torchjd ``Weighting`` (or ``Aggregator``), and may override
     :meth:`_solve` (how the torchjd object turns the Gramian into weights;
-    default: call it on the Gramian).
+    default: call it on the Gramian). :meth:`_solve` is given ``G / s``
+    (``s`` the mean of the diagonal); :attr:`weight_degree` maps its
+    weights back to ``G``.
 
     The torchjd object is kept outside the module tree (``self.weighting``
     is a plain attribute): its state is checkpointed only through
@@ -113,6 +159,9 @@ class TorchJDWeighting(GramianWeighting):
             the ``rng_step`` buffer), restored afterwards, so all ranks draw
             alike and a resumed run continues the same sequence. ``None``:
             draw from torch's global random stream, as torchjd does.
+        update_scale (str, optional): ``'paper'``, ``'sum'`` or ``'norm'``
+            (see :func:`rescale_weights`); default
+            :attr:`default_update_scale`.
     """
 
     #: Attributes of the torchjd object that hold state between steps.
@@ -121,11 +170,20 @@ class TorchJDWeighting(GramianWeighting):
     uses_rng: ClassVar[bool] = False
     #: Modules the torchjd object needs beyond torch (from mmmtl[solvers]).
     solvers: ClassVar[Tuple[str, ...]] = ()
+    #: ``d`` in ``w(c G) = c^d w(G)`` for the method's rule: 0 for weights
+    #: that depend on directions only, -1/2 for Nash-MTL.
+    weight_degree: ClassVar[float] = 0.0
+    #: ``update_scale`` when the config gives none.
+    default_update_scale: ClassVar[str] = 'paper'
 
     def __init__(self, num_tasks: Optional[int] = None,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
         super().__init__(num_tasks=num_tasks)
         self.seed = seed
+        self.update_scale = check_update_scale(
+            type(self).__name__, update_scale or self.default_update_scale)
+        self._fallbacks = 0
         if self.uses_rng:
             self.register_buffer('rng_step',
                                  torch.zeros((), dtype=torch.long))
@@ -166,6 +224,20 @@ class TorchJDWeighting(GramianWeighting):
         self._check_gramian(losses, gramian)
         gramian = gramian.detach()
         self._match_pref_vector(gramian)
+        weights = self._paper_weights(gramian)
+        return rescale_weights(weights, gramian, self.update_scale)
+
+    def _paper_weights(self, gramian: Tensor) -> Tensor:
+        """The method's weights on ``G``, solved on ``G / s``."""
+        s = float(gramian.diagonal().mean())
+        if not (math.isfinite(s) and s > 0):    # all gradients are zero
+            return self._seeded_solve(gramian)
+        weights = self._seeded_solve(gramian / s)
+        if self.weight_degree:
+            weights = weights * s**self.weight_degree
+        return weights
+
+    def _seeded_solve(self, gramian: Tensor) -> Tensor:
         if not self.uses_rng:
             return self._solve(gramian)
         with seeded_rng(self.seed, int(self.rng_step), gramian.device):
@@ -173,8 +245,17 @@ class TorchJDWeighting(GramianWeighting):
         self.rng_step += 1
         return weights
 
+    def _warn_fallback(self, what: str) -> None:
+        """Log a failed solve: the 1st, 10th, 100th... time."""
+        self._fallbacks += 1
+        if math.log10(self._fallbacks) % 1 == 0:
+            print_log(f'{type(self).__name__}: {what} (solve failures so '
+                      f'far: {self._fallbacks})', logger='current',
+                      level=logging.WARNING)
+
     def extra_repr(self) -> str:
-        return f'weighting={self.weighting!r}'
+        return f'weighting={self.weighting!r}, ' \
+            f'update_scale={self.update_scale!r}'
 
     def get_extra_state(self) -> Dict[str, Any]:
         return {name: _encode(getattr(self.weighting, name))

@@ -30,10 +30,16 @@ class UPGrad(TorchJDWeighting):
     Args:
         pref_vector (Sequence[float], optional): :math:`p`.
         norm_eps (float): The QP runs on :math:`G/\mathrm{tr}\,G`; below this
-            trace the weights are 0. Default 1e-4.
+            trace the weights are 0. mmmtl hands torchjd :math:`G/s` (trace
+            :math:`T`, see :class:`TorchJDWeighting`), so only an all-zero
+            Gramian is affected (on a raw Gramian of trace below 1e-4, as
+            small feature gradients give, it silently gave the mean).
+            Default 1e-4.
         reg_eps (float): Added to the normalised Gramian's diagonal to make
             it positive definite. Default 1e-4.
         num_tasks (int, optional): Number of tasks.
+        update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
+            ``'norm'``: see :class:`TorchJDWeighting`.
 
     Needs ``mmmtl[solvers]`` (quadprog, qpsolvers).
     """
@@ -42,8 +48,9 @@ class UPGrad(TorchJDWeighting):
 
     def __init__(self, pref_vector: Optional[Sequence[float]] = None,
                  norm_eps: float = 1e-4, reg_eps: float = 1e-4,
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 update_scale: Optional[str] = None) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         pref = pref_tensor('UPGrad', pref_vector, num_tasks)
 
         def make():
