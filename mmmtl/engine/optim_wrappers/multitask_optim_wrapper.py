@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 
 from mmmtl.balancers import Balancer
 from mmmtl.registry import build_balancer
+from .balancer_monitor import BalancerMonitor
 
 JACOBIAN_MODES = ('feature', 'parameter')
 
@@ -67,7 +68,11 @@ class MultiTaskOptimWrapper(OptimWrapper):
         loss_scale (str | float | dict): ``'dynamic'`` (default), a fixed
             scale, or kwargs of ``torch.amp.GradScaler``; float16 only.
         log_cosine (bool): Log the pairwise cosine similarity of task
-            gradients (gradient methods only). Default True.
+            gradients and each task's gradient norm (gradient methods only).
+            Default True.
+        monitor (dict | bool): Arguments of the :class:`BalancerMonitor`
+            that warns when a task's weight stays near 0 or ``clip_grad``
+            clips most steps; ``False`` turns it off. Default: on.
         **kwargs: ``accumulative_counts`` and ``clip_grad`` as in
             mmengine's ``OptimWrapper``.
     """
@@ -80,6 +85,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
                  dtype: Optional[str] = None,
                  loss_scale: Union[str, float, dict] = 'dynamic',
                  log_cosine: bool = True,
+                 monitor: Union[dict, bool, None] = None,
                  shared_params: Optional[Sequence[nn.Parameter]] = None,
                  task_params: Optional[Dict[str, Sequence[nn.Parameter]]] = None,
                  **kwargs) -> None:
@@ -99,6 +105,8 @@ class MultiTaskOptimWrapper(OptimWrapper):
                              f'{JACOBIAN_MODES}, got {jacobian_mode!r}')
         self.jacobian_mode = jacobian_mode
         self.log_cosine = log_cosine
+        self.monitor = BalancerMonitor.build(type(balancer).__name__,
+                                             monitor)
         self.shared_params = list(shared_params or [])
         self.task_params = {k: list(v) for k, v in (task_params or {}).items()}
         self.amp = bool(amp)
@@ -241,6 +249,9 @@ class MultiTaskOptimWrapper(OptimWrapper):
             logs['loss'] = (weights.detach() * losses.detach()).sum()
             for name, w in zip(names, weights.detach()):
                 logs[f'weight.{name}'] = w
+            if self.monitor is not None:
+                self.monitor.observe_weights(
+                    {n: float(w) for n, w in zip(names, weights.detach())})
         else:
             logs['loss'] = torch.zeros((), device=self.device)
         self._inner_count += 1
@@ -466,6 +477,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
             norms = gramian.diagonal().clamp(min=1e-30).sqrt()
             cos = gramian / (norms[:, None] * norms[None, :])
             for a in range(len(names)):
+                logs[f'grad_norm.{names[a]}'] = norms[a].detach()
                 for b in range(a + 1, len(names)):
                     logs[f'cos.{names[a]}-{names[b]}'] = cos[a, b].detach()
         return weights, update
@@ -545,10 +557,19 @@ class MultiTaskOptimWrapper(OptimWrapper):
         if self.loss_scaler.get_scale() < scale_before:
             self._skipped_steps += 1
 
+    def _clip_grad(self) -> None:
+        super()._clip_grad()
+        key = f'train/{self.grad_name}'
+        max_norm = self.clip_grad_kwargs.get('max_norm')
+        if self.monitor is not None and max_norm is not None and \
+                key in self.message_hub.log_scalars:
+            self.monitor.observe_clip(
+                self.message_hub.get_scalar(key).current(), float(max_norm))
+
     def _log_to_message_hub(self, logs: Dict[str, Tensor]) -> None:
         hub = MessageHub.get_current_instance()
         for key, value in logs.items():
-            if key.startswith(('weight.', 'cos.')):
+            if key.startswith(('weight.', 'cos.', 'grad_norm.')):
                 hub.update_scalar(f'train/{key}', float(value))
         if self.loss_scaler is not None:
             hub.update_scalar('train/loss_scale', self.loss_scaler.get_scale())
