@@ -106,7 +106,8 @@ def main(argv=None):
     work_root = args.work_root or osp.join(
         ROOT, 'work_dirs', 'results', osp.basename(osp.normpath(args.out)))
     settings = settings_of(args, task_names_of(args))
-    runs = [(s, seed) for s in settings for seed in args.seeds]
+    # seed by seed: the table has every setting early
+    runs = [(s, seed) for seed in args.seeds for s in settings]
     todo = [(s, seed) for s, seed in runs
             if not osp.isfile(s.record_path(args.out, seed))]
     print(f'{len(runs) - len(todo)} of {len(runs)} runs finished, '
