@@ -1,5 +1,7 @@
-"""tools/analysis_tools/benchmark_balancers.py runs and prints its table
-(a smoke test of the script, not a timing: the figures are not checked)."""
+"""tools/analysis_tools/benchmark_balancers.py and its helpers
+(mmmtl.utils.benchmark): the order of the contenders in the rounds, the
+warm-up, and the table it prints. No timing is checked: the figures belong
+to docs/balancers.md."""
 import os
 import re
 import subprocess
@@ -7,28 +9,106 @@ import sys
 
 from mtl_fixtures import REPO
 
+from mmmtl.utils.benchmark import (Contender, markdown_table, round_orders,
+                                   summarize, time_interleaved)
+
 R50 = 'configs/cityscapes/retinanet_r50_fpn_semfpn_8xb2-40k_cityscapes-512x1024.py'  # noqa: E501
 
 
-def test_benchmark_prints_time_and_memory_ratios():
+def test_round_orders_vary_and_balance_positions():
+    for num in (2, 3, 4, 7):
+        orders = round_orders(num, 2 * num, seed=1)
+        for order in orders:
+            assert sorted(order) == list(range(num))  # each once a round
+        for before, after in zip(orders, orders[1:]):
+            assert before != after
+        # over `num` rounds every contender takes every position once
+        for position in range(num):
+            assert sorted(o[position] for o in orders[:num]) == \
+                list(range(num))
+    assert round_orders(5, 3, seed=0) == round_orders(5, 3, seed=0)
+    assert round_orders(5, 3, seed=0) != round_orders(5, 3, seed=1)
+    assert round_orders(1, 3) == [[0], [0], [0]]
+
+
+def test_time_interleaved_warms_up_every_contender_and_follows_orders():
+    calls = []
+
+    def contender(name):
+        def make_input():
+            calls.append(('input', name))
+            return name
+        return Contender(name, lambda arg: calls.append(('run', arg)),
+                         make_input)
+
+    contenders = [contender(n) for n in 'abc']
+    orders = time_interleaved(contenders, rounds=4, warmup=2, seed=3)
+    runs = [name for kind, name in calls if kind == 'run']
+    assert len(runs) == 3 * 6
+    # a fresh input before every call
+    assert all(calls[i] == ('input', calls[i + 1][1])
+               for i in range(0, len(calls), 2))
+    # warm-up: two full rounds of every contender, then the timed rounds
+    assert sorted(runs[:6]) == sorted('abc' * 2)
+    timed = [runs[6 + 3 * r:9 + 3 * r] for r in range(4)]
+    assert timed == [[contenders[i].name for i in o] for o in orders]
+    assert orders == round_orders(3, 6, seed=3)[2:]
+    assert all(len(c.times) == 4 for c in contenders)
+
+
+def test_summarize_and_table():
+    s = summarize([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (s.median, s.q1, s.q3, s.low, s.high) == (3.0, 2.0, 4.0, 1.0, 5.0)
+    one = summarize([2.0])
+    assert (one.median, one.q1, one.q3) == (2.0, 2.0, 2.0)
+    assert markdown_table(['a', 'b'], [['x', 1]]).splitlines() == [
+        '| a | b |', '|---|---:|', '| x | 1 |']
+
+
+def run_script(args):
+    proc = subprocess.run(
+        [sys.executable] + args, cwd=REPO, capture_output=True, text=True,
+        timeout=600, env=dict(os.environ, OMP_NUM_THREADS='2'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def table_rows(stdout, cells):
+    """Rows of the markdown tables in ``stdout`` with ``cells`` columns,
+    keyed by their first cell."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = [p.strip() for p in line.strip().strip('|').split('|')]
+        if line.startswith('| ') and len(parts) == cells and \
+                not parts[1].startswith('-'):
+            rows.setdefault(parts[0], []).append(parts[1:])
+    return rows
+
+
+def round_lines(stdout):
+    return [line.split(': ', 1)[1].split(' > ')
+            for line in stdout.splitlines() if re.match(r'round \d+: ', line)]
+
+
+def test_balancer_benchmark_rounds_and_table():
     # the ResNet-50 config asks for torchvision weights: the script must
     # drop them (no network here) and skip the frozen stem's parameters
-    proc = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark_balancers.py', R50,
-         '--img-size', '64', '96', '--batch-size', '1', '--rounds', '1',
-         '--warmup', '0', '--methods', 'DWA', 'MGDA', '--modes', 'parameter'],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS='2'))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = {}
-    for line in proc.stdout.splitlines():
-        m = re.match(r'\| (.+?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| '
-                     r'([\d.]+) \|$', line)
-        if m:
-            rows[m.group(1)] = [float(x) for x in m.groups()[1:]]
-    assert set(rows) == {'EqualWeighting', 'DWA', 'MGDA [parameter]',
-                         'torchjd mtl_backward MGDA'}
-    assert rows['EqualWeighting'][1] == 1.0
-    assert rows['EqualWeighting'][3] == 1.0
-    for name, (ms, ratio, mib, mem_ratio) in rows.items():
-        assert ms > 0 and ratio > 0 and mib > 0 and mem_ratio > 0, name
+    out = run_script([
+        'tools/analysis_tools/benchmark_balancers.py', R50,
+        '--img-size', '64', '96', '--batch-size', '1', '--rounds', '2',
+        '--warmup', '0', '--methods', 'DWA', 'MGDA', '--modes', 'parameter',
+        '--show-order'])
+    methods = {'EqualWeighting', 'DWA', 'MGDA [parameter]',
+               'torchjd mtl_backward MGDA'}
+    rounds = round_lines(out)
+    assert len(rounds) == 2
+    assert all(sorted(r) == sorted(methods) for r in rounds)
+    assert rounds[0] != rounds[1]
+    rows = table_rows(out, 7)
+    assert set(rows) - {'method'} == methods
+    ms, iqr, ratio, ratio_iqr, mib, mem_ratio = rows['EqualWeighting'][0]
+    # the reference against itself, round by round
+    assert (ratio, ratio_iqr, mem_ratio) == ('1.00', '1.00-1.00', '1.00')
+    for name in methods:
+        low, high = map(float, rows[name][0][1].split('-'))
+        assert low <= high
