@@ -1,7 +1,7 @@
-"""tools/analysis_tools/benchmark_balancers.py and its helpers
-(mmmtl.utils.benchmark): the order of the contenders in the rounds, the
-warm-up, and the table it prints. No timing is checked: the figures belong
-to docs/balancers.md."""
+"""The benchmark scripts under tools/analysis_tools/ and their shared
+helpers (mmmtl.utils.benchmark): the order of the contenders in the rounds,
+the warm-up, and the tables the scripts print. No timing is checked: the
+figures belong to docs/balancers.md and docs/cost.md."""
 import os
 import re
 import subprocess
@@ -13,6 +13,7 @@ from mmmtl.utils.benchmark import (Contender, markdown_table, round_orders,
                                    summarize, time_interleaved)
 
 R50 = 'configs/cityscapes/retinanet_r50_fpn_semfpn_8xb2-40k_cityscapes-512x1024.py'  # noqa: E501
+DEMO = 'configs/synthetic/retinanet_r18-c32_fpn_semfpn_synthetic.py'
 
 
 def test_round_orders_vary_and_balance_positions():
@@ -112,3 +113,28 @@ def test_balancer_benchmark_rounds_and_table():
     for name in methods:
         low, high = map(float, rows[name][0][1].split('-'))
         assert low <= high
+
+
+def test_cost_benchmark_rounds_and_tables():
+    out = run_script([
+        'tools/analysis_tools/benchmark_cost.py', DEMO, '--img-size', '64',
+        '64', '--batch-sizes', '1', '2', '--train-batch-size', '2',
+        '--rounds', '2', '--warmup', '0', '--show-order'])
+    measures = ['inference, batch 1', 'inference, batch 2',
+                'training step, batch 2']
+    calls = {f'{m} | {model}' for m in measures
+             for model in ('joint', 'det', 'seg')}
+    rounds = round_lines(out)
+    assert len(rounds) == 2 and rounds[0] != rounds[1]
+    assert all(sorted(r) == sorted(calls) for r in rounds)
+    rows = table_rows(out, 6)
+    assert rows['measurement'] == [['joint', 'det', 'seg', 'det + seg',
+                                    'joint / (det + seg)']] * 2
+    for measure in measures:
+        timing, memory = rows[measure]  # one row in each table
+        det, seg, pair = (float(c.split()[0]) for c in timing[1:4])
+        assert abs(det + seg - pair) < 0.2 * (det + seg) + 0.1
+        held = [int(c.split(' = ')[1].split(' + ')[0]) for c in memory[:4]]
+        assert held[3] == held[1] + held[2] or \
+            abs(held[3] - held[1] - held[2]) <= 1  # rounding
+        assert held[0] < held[3]  # one backbone instead of two

@@ -18,14 +18,10 @@ same model.
 """
 import argparse
 import copy
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-# before torch is imported: no kineto start/stop lines from the memory
-# measurement's profiler on stderr
-os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
