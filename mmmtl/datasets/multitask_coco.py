@@ -1,5 +1,6 @@
 """A COCO-format dataset that also carries a semantic segmentation map per image."""
 import os.path as osp
+from collections import defaultdict
 from typing import List, Sequence, Union
 
 from mmdet.datasets import CocoDataset
@@ -106,7 +107,10 @@ class MultiTaskCocoDataset(CocoDataset):
                 f'of metainfo["classes"] are not categories of '
                 f'{self.ann_file}')
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
-        self.cat_img_map = {k: list(v) for k, v in self.coco.cat_img_map.items()}
+        # a defaultdict, as mmdet's: a class without boxes in this split
+        # has no entry, and mmdet's filter_data looks every class up
+        self.cat_img_map = defaultdict(
+            list, {k: list(v) for k, v in self.coco.cat_img_map.items()})
 
         self._skipped = SkippedAnnotations(self.ann_file, self.strict)
         data_list = []
