@@ -69,13 +69,14 @@ def load_tool_config(config: str, launcher: str = 'none',
 
 
 #: Hooks every run of the tools gets, unless its config already has them.
-DEFAULT_HOOKS = ('RunMetricsHook', 'RandomStateHook')
+DEFAULT_HOOKS = ('RunMetricsHook', 'RandomStateHook', 'ConfigCheckHook')
 
 
 def add_default_hooks(cfg: Config) -> Config:
     """Append to ``custom_hooks`` those of :data:`DEFAULT_HOOKS` it lacks:
-    :class:`RunMetricsHook` (``<work_dir>/metrics.json``) and
-    :class:`RandomStateHook` (random states in checkpoints: exact resume)."""
+    :class:`RunMetricsHook` (``<work_dir>/metrics.json``),
+    :class:`RandomStateHook` (random states in checkpoints: exact resume)
+    and :class:`ConfigCheckHook` (heads' classes against the datasets)."""
     hooks = list(cfg.get('custom_hooks', None) or [])
     present = {h.get('type') for h in hooks}
     cfg.custom_hooks = hooks + [

@@ -11,6 +11,8 @@ from mmengine.model import ModuleDict
 from mmengine.optim import OptimWrapper
 from torch import Tensor, nn
 
+from ..config_checks import install_feature_checks
+
 Features = Tuple[Tensor, ...]
 
 
@@ -62,6 +64,7 @@ class MultiTaskDetector(BaseDetector):
         self.backbone = MODELS.build(backbone)
         if neck is not None:
             self.neck = MODELS.build(neck)
+        install_feature_checks(self, tasks)  # heads' inputs vs shared maps
         # mmengine's ModuleDict, not torch's: init_weights() only recurses
         # into children that have it, so the heads' init_cfg (e.g.
         # RetinaHead's bias prior) would otherwise never be applied
