@@ -109,9 +109,9 @@ def test_balancer_benchmark_rounds_and_table():
     assert set(rows) - {'method'} == methods
     ms, iqr, ratio, ratio_iqr, mib, mem_ratio = rows['EqualWeighting'][0]
     # the reference against itself, round by round
-    assert (ratio, ratio_iqr, mem_ratio) == ('1.00', '1.00-1.00', '1.00')
+    assert (ratio, ratio_iqr, mem_ratio) == ('1.00', '[1.00, 1.00]', '1.00')
     for name in methods:
-        low, high = map(float, rows[name][0][1].split('-'))
+        low, high = map(float, rows[name][0][1].strip('[]').split(', '))
         assert low <= high
 
 
@@ -119,18 +119,23 @@ def test_cost_benchmark_rounds_and_tables():
     out = run_script([
         'tools/analysis_tools/benchmark_cost.py', DEMO, '--img-size', '64',
         '64', '--batch-sizes', '1', '2', '--train-batch-size', '2',
-        '--rounds', '2', '--warmup', '0', '--show-order'])
+        '--rounds', '2', '--warmup', '0', '--shared', '--show-order'])
     measures = ['inference, batch 1', 'inference, batch 2',
                 'training step, batch 2']
     calls = {f'{m} | {model}' for m in measures
-             for model in ('joint', 'det', 'seg')}
+             for model in ('joint', 'det', 'seg', 'shared')}
     rounds = round_lines(out)
     assert len(rounds) == 2 and rounds[0] != rounds[1]
     assert all(sorted(r) == sorted(calls) for r in rounds)
     rows = table_rows(out, 6)
     assert rows['measurement'] == [['joint', 'det', 'seg', 'det + seg',
                                     'joint / (det + seg)']] * 2
+    overheads = table_rows(out, 5)
+    assert overheads['measurement'] == [[
+        'shared', 'det + seg - shared', 'joint',
+        'joint - (det + seg - shared)']]
     for measure in measures:
+        assert len(overheads[measure]) == 1
         timing, memory = rows[measure]  # one row in each table
         det, seg, pair = (float(c.split()[0]) for c in timing[1:4])
         assert abs(det + seg - pair) < 0.2 * (det + seg) + 0.1

@@ -137,9 +137,9 @@ def summarize(values: Sequence[float]) -> Summary:
 
 def format_spread(summary: Summary, scale: float = 1.0,
                   digits: int = 1) -> str:
-    """``'q1-q3'`` of a summary, multiplied by ``scale``."""
-    return (f'{summary.q1 * scale:.{digits}f}-'
-            f'{summary.q3 * scale:.{digits}f}')
+    """``'[q1, q3]'`` of a summary, multiplied by ``scale``."""
+    return (f'[{summary.q1 * scale:.{digits}f}, '
+            f'{summary.q3 * scale:.{digits}f}]')
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]],

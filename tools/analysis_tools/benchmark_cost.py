@@ -16,12 +16,17 @@ warm-up rounds for all. The first table gives medians and interquartile
 ranges over the rounds and the median (IQR) of the per-round ratio
 joint / (sum of the single-task models); the second the memory: what the
 model holds (weights, buffers, optimizer state) plus the peak a call
-allocates above that (``mmmtl.utils.benchmark.peak_memory``).
+allocates above that (``mmmtl.utils.benchmark.peak_memory``). With
+``--shared`` it also times the shared part alone (preprocessing, backbone,
+neck; in training with its backward and optimizer step) and prints, round
+by round, what the joint model costs beyond the pair less one shared part:
+the time it spends that the pair does not.
 
     python tools/analysis_tools/benchmark_cost.py CONFIG \
         [--img-size H W] [--batch-sizes 1 8] [--train-batch-size N] \
         [--rounds R] [--warmup W] [--amp] [--device cpu|cuda] \
-        [--threads T] [--clock wall|cpu] [--checkpoint JOINT.pth] [--show-order]
+        [--threads T] [--clock wall|cpu] [--checkpoint JOINT.pth] [--shared] \
+        [--show-order]
 """
 import argparse
 import copy
@@ -32,7 +37,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
-from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.optim import OptimWrapper, build_optim_wrapper  # noqa: E402
+from mmengine.registry import OPTIMIZERS  # noqa: E402
 from mmengine.runner import load_checkpoint  # noqa: E402
 
 import mmmtl  # noqa: E402,F401
@@ -45,6 +51,7 @@ from mmmtl.utils.benchmark import (  # noqa: E402
 from mmmtl.utils.task_selection import select_tasks  # noqa: E402
 
 JOINT = 'joint'
+SHARED = 'shared'
 
 
 def parse_args(argv=None):
@@ -58,6 +65,10 @@ def parse_args(argv=None):
                    help='training batch (default: the config\'s '
                    'train_dataloader.batch_size; 0: no training step)')
     add_timing_arguments(p, rounds=7, warmup=2)
+    p.add_argument('--shared', action='store_true',
+                   help='also time the shared part alone (preprocessing, '
+                   'backbone, neck) and print joint - (det + seg - shared): '
+                   'the time the joint model spends that the pair does not')
     p.add_argument('--checkpoint', default=None,
                    help='weights of the joint model; each single-task model '
                    'takes its own parts (default: random initialisation)')
@@ -104,6 +115,41 @@ def training_run(model, cfg, amp):
     return (lambda batch: model.train_step(batch, wrapper)), wrapper
 
 
+def shared_inference_run(model, device, amp):
+    """Preprocessing, backbone and neck only."""
+    model.eval()
+
+    def run(batch):
+        with torch.no_grad(), autocast(device, amp):
+            model.extract_feat(model.data_preprocessor(batch, False)['inputs'])
+
+    return run
+
+
+def shared_training_run(model, cfg, amp):
+    """Preprocessing, backbone and neck forward, a backward from constant
+    feature gradients, then the config's optimizer (and gradient clipping)
+    on the shared parameters: what one shared part costs in a step."""
+    params = [p for m in model.shared_modules() for p in m.parameters()
+              if p.requires_grad]
+    wrapper_cfg = cfg.optim_wrapper
+    wrapper = OptimWrapper(
+        OPTIMIZERS.build(dict(wrapper_cfg.optimizer, params=params)),
+        clip_grad=wrapper_cfg.get('clip_grad'))
+    device = next(model.parameters()).device
+
+    def run(batch):
+        with autocast(device, amp):
+            data = model.data_preprocessor(batch, True)
+            feats = model.extract_feat(data['inputs'])
+        torch.autograd.backward(
+            feats, [torch.full_like(f, 1e-4) for f in feats])
+        wrapper.step()
+        wrapper.zero_grad()
+
+    return run, wrapper
+
+
 def held_bytes(model, wrapper=None):
     """Bytes of the model's parameters and buffers, and of the optimizer
     state (moments) when ``wrapper`` is given."""
@@ -122,11 +168,13 @@ class Entry:
         self.contender, self.held = contender, held
 
 
-def model_entries(name, model_cfg, args, device, batches):
+def model_entries(name, model_cfg, args, device, batches,
+                  runs=(inference_run, training_run)):
     """The entries of one model: inference at every batch size (one model
-    in eval mode) and a training step (another model, with its wrapper)."""
+    in eval mode) and a training step (another model, with its wrapper);
+    ``runs``: the functions that make the two calls."""
     model = new_model(model_cfg, device, args.checkpoint)
-    run = inference_run(model, device, args.amp)
+    run = runs[0](model, device, args.amp)
     entries = [Entry(f'inference, batch {n}', name,
                      Contender(f'inference, batch {n} | {name}', run,
                                batch_copier(batches[n])),
@@ -134,7 +182,7 @@ def model_entries(name, model_cfg, args, device, batches):
                for n in args.batch_sizes]
     if args.train_batch_size:
         model = new_model(model_cfg, device, args.checkpoint)
-        run, wrapper = training_run(model, model_cfg, args.amp)
+        run, wrapper = runs[1](model, model_cfg, args.amp)
         measure = f'training step, batch {args.train_batch_size}'
         entries.append(Entry(
             measure, name,
@@ -150,6 +198,10 @@ def build_entries(args, cfg, device, size):
     entries = []
     for name, model_cfg in model_configs(cfg).items():
         entries += model_entries(name, model_cfg, args, device, batches)
+    if args.shared:
+        entries += model_entries(
+            SHARED, cfg, args, device, batches,
+            runs=(shared_inference_run, shared_training_run))
     return entries
 
 
@@ -162,7 +214,7 @@ def by_measure(entries):
 
 
 def time_cell(summary):
-    return f'{1000 * summary.median:.1f} ({format_spread(summary, 1000)})'
+    return f'{1000 * summary.median:.1f} {format_spread(summary, 1000)}'
 
 
 def time_row(measure, models, tasks):
@@ -176,7 +228,7 @@ def time_row(measure, models, tasks):
     return ([measure, time_cell(summarize(joint))] +
             [time_cell(summarize(models[t].contender.times)) for t in tasks] +
             [time_cell(summarize(pair)),
-             f'{ratio.median:.2f} ({format_spread(ratio, digits=2)})'])
+             f'{ratio.median:.2f} {format_spread(ratio, digits=2)}'])
 
 
 def memory_cell(held, peak):
@@ -197,10 +249,34 @@ def memory_row(measure, models, tasks):
             [memory_cell(pair_held, pair_peak), f'{ratio:.2f}'])
 
 
+def overhead_row(measure, models, tasks):
+    """Per round: the shared part, the pair less one shared part (what
+    the joint model would cost with no cost of its own), and the joint
+    model's time beyond that; median (IQR) of each."""
+    joint = models[JOINT].contender.times
+    shared = models[SHARED].contender.times
+    pair = [sum(rnd) for rnd in
+            zip(*(models[t].contender.times for t in tasks))]
+    expected = [p - s for p, s in zip(pair, shared)]
+    beyond = [j - e for j, e in zip(joint, expected)]
+    return [measure] + [time_cell(summarize(v))
+                        for v in (shared, expected, joint, beyond)]
+
+
+def print_overheads(table, tasks):
+    pair = ' + '.join(tasks)
+    print(f'\ntime, ms: the joint model against ({pair}) less one shared '
+          'part (preprocessing, backbone, neck)')
+    print(markdown_table(
+        ['measurement', SHARED, f'{pair} - {SHARED}', JOINT,
+         f'{JOINT} - ({pair} - {SHARED})'],
+        [overhead_row(m, models, tasks) for m, models in table.items()]))
+
+
 def print_tables(entries, tasks):
     pair = ' + '.join(tasks)
     table = by_measure(entries)
-    print('\ntime, ms: median (interquartile range) over the rounds')
+    print('\ntime, ms: median [interquartile range] over the rounds')
     print(markdown_table(
         ['measurement', JOINT] + tasks + [pair, f'{JOINT} / ({pair})'],
         [time_row(m, models, tasks) for m, models in table.items()]))
@@ -210,6 +286,8 @@ def print_tables(entries, tasks):
     print(markdown_table(
         ['measurement', JOINT] + tasks + [pair, f'{JOINT} / ({pair})'],
         [memory_row(m, models, tasks) for m, models in table.items()]))
+    if any(SHARED in models for models in table.values()):
+        print_overheads(table, tasks)
 
 
 def run(args):
