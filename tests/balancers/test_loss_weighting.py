@@ -287,7 +287,7 @@ def test_famo_rejects_losses_below_their_bound():
 # GradNorm
 # ----------------------------------------------------------------------
 def test_gradnorm_step_by_hand():
-    g = b('GradNorm', num_tasks=2, alpha=0.0, lr=0.1)
+    g = b('GradNorm', num_tasks=2, alpha=0.0, lr=0.1, step_scale='paper')
     assert isinstance(g, GramianWeighting) and g.weights_heads
     # ||g|| = (4, 1); alpha = 0: target = mean of w_t ||g_t|| for all tasks
     gram = torch.diag(torch.tensor([16.0, 1.0], dtype=torch.float64))
@@ -301,6 +301,20 @@ def test_gradnorm_step_by_hand():
     assert abs(4 * want[0] - want[1]) < 3
     w1 = g.weigh(torch.tensor([1.0, 1.0]), gram)
     torch.testing.assert_close(w1, want)     # the updated weights, now used
+
+
+@pytest.mark.parametrize('scale', [1e-8, 1.0, 1e4])
+def test_gradnorm_relative_step_is_the_same_at_every_gradient_scale(scale):
+    # the default divides the step by the mean gradient norm: ||g|| = (4, 1)
+    # times sqrt(scale), mean 2.5 sqrt(scale); grad = (4, -1) / 2.5 whatever
+    # the scale; w = (1 - 0.16, 1 + 0.04), renormalised to sum 2
+    g = b('GradNorm', num_tasks=2, alpha=0.0, lr=0.1)
+    gram = torch.diag(torch.tensor([16.0, 1.0], dtype=torch.float64)) * scale
+    g.weigh(torch.tensor([1.0, 1.0]), gram)
+    want = torch.tensor([0.84, 1.04], dtype=torch.float64) * 2 / 1.88
+    torch.testing.assert_close(g.task_weights, want)
+    with pytest.raises(ValueError, match='GradNorm.*step_scale'):
+        b('GradNorm', num_tasks=2, step_scale='adam')
 
 
 def test_gradnorm_restoring_force_favours_the_slow_task():
@@ -323,7 +337,7 @@ def test_gradnorm_update_is_a_gradient_step_on_its_loss():
         [[3.0], [1.0], [0.2]], dtype=torch.float64)
     gram = J @ J.T
     lr, alpha = 0.01, 1.5
-    g = b('GradNorm', num_tasks=3, alpha=alpha, lr=lr)
+    g = b('GradNorm', num_tasks=3, alpha=alpha, lr=lr, step_scale='paper')
     l0 = torch.tensor([2.0, 1.0, 3.0], dtype=torch.float64)
     g.weigh(l0, gram)
     losses = torch.tensor([1.0, 0.9, 2.5], dtype=torch.float64)
