@@ -15,8 +15,19 @@ balancer each time). Printed per method and Gramian:
 * ``zero``: the number of ``c`` at which some weight is <= 0 or not finite.
 
     python tools/analysis_tools/balancer_scale.py [--methods NashMTL ...]
+
+``--replay TRACE.jsonl`` instead feeds the Gramians of a training run
+(rebuilt from the ``grad_norm.<task>`` and ``cos.<a>-<b>`` that
+``balancer_traces.py`` recorded) to every method, one balancer per method
+following the run's steps, and prints per window of steps the median
+weights, the median ratio of the update's norm to equal weighting's
+(``|J^T w| / |J^T 1|``) and the steps where a weight is at most 1% of the
+largest. For IMTL-G it also prints the largest difference between the
+logged weights and the rule ``w ~ G^-1 sqrt(diag G)`` (if the run was an
+IMTL-G run).
 """
 import argparse
+import json
 import math
 import os.path as osp
 import sys
@@ -76,9 +87,65 @@ def analyse(method: str, gramian: torch.Tensor, kwargs: dict) -> str:
             f'w(G) {[round(float(x), 4) for x in w0]}')
 
 
+def logged_gramians(path: str):
+    """(logged weights, Gramian) of every step of a trace."""
+    with open(path) as f:
+        rows = [json.loads(line) for line in f]
+    tasks = [k[len('grad_norm.'):] for k in rows[0]
+             if k.startswith('grad_norm.')]
+    if not tasks:
+        raise SystemExit(f'{path} has no grad_norm.<task>: record a run of '
+                         'a gradient method with this version of mmmtl')
+    out = []
+    for row in rows:
+        n = torch.tensor([row[f'grad_norm.{t}'] for t in tasks],
+                         dtype=torch.float64)
+        cos = torch.eye(len(tasks), dtype=torch.float64)
+        for a, ta in enumerate(tasks):
+            for b, tb in enumerate(tasks[a + 1:], a + 1):
+                cos[a, b] = cos[b, a] = row[f'cos.{ta}-{tb}']
+        w = torch.tensor([row[f'weight.{t}'] for t in tasks],
+                         dtype=torch.float64)
+        out.append((w, n[:, None] * cos * n[None, :]))
+    return tasks, out
+
+
+def replay(path: str, methods, kwargs: dict, window: int) -> None:
+    from mmmtl.registry import build_balancer
+    tasks, steps = logged_gramians(path)
+    rule = [(w / w.sum() - imtlg_rule(g)).abs().max() for w, g in steps]
+    print(f'{path}: {len(steps)} steps, tasks {tasks}; logged weights vs '
+          f'the IMTL-G rule: max difference {float(max(rule)):.2e}')
+    for method in methods:
+        bal = build_balancer(dict(type=method, num_tasks=len(tasks),
+                                  **kwargs))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            ws = [bal.weigh(torch.ones(len(tasks), dtype=torch.float64), g)
+                  for _, g in steps]
+        for start in range(0, len(steps), window):
+            part = range(start, min(start + window, len(steps)))
+            med = torch.stack([ws[i] for i in part]).median(0).values
+            ratio = sorted(float(ws[i] @ steps[i][1] @ ws[i]) ** 0.5 /
+                           float(steps[i][1].sum()) ** 0.5 for i in part)
+            low = sum(bool((ws[i] <= 0.01 * ws[i].max()).any())
+                      for i in part)
+            print(f'{method:10s} steps {start}-{part[-1]}: weights '
+                  f'{[round(float(x), 3) for x in med]}  |update|/|EW| '
+                  f'{ratio[len(ratio) // 2]:.3g}  low-weight steps {low}')
+
+
+def imtlg_rule(gramian: torch.Tensor) -> torch.Tensor:
+    """IMTL-G's weights: G^-1 sqrt(diag G), normalised to sum to 1."""
+    v = torch.linalg.pinv(gramian) @ gramian.diagonal().sqrt()
+    return v / v.sum()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--methods', nargs='+', default=METHODS)
+    p.add_argument('--replay', help='a balancer_trace.jsonl to replay')
+    p.add_argument('--window', type=int, default=50)
     p.add_argument('--options', nargs='*', default=[],
                    help='key=value passed to every balancer, e.g. '
                    'update_scale=paper')
@@ -89,6 +156,9 @@ def main():
         kwargs[key] = value
     import mmmtl  # noqa: F401
     print(f'mmmtl from {osp.dirname(mmmtl.__file__)}  options {kwargs}')
+    if args.replay:
+        replay(args.replay, args.methods, kwargs, args.window)
+        return
     for method in args.methods:
         for name, gramian in gramians().items():
             print(f'{method:10s} {name:15s} '

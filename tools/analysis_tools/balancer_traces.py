@@ -1,0 +1,140 @@
+"""Per-step traces of a balancer's task weights and gradient norms.
+
+Trains CONFIG as ``tools/train.py`` does (same config loading and
+``--cfg-options``) and records, at every iteration, what the optim wrapper
+put in mmengine's MessageHub: the task weights (``weight.<task>``), the
+total gradient norm ``clip_grad`` measured (``grad_norm``), the per-task
+gradient norms and cosines (``grad_norm.<task>``, ``cos.<a>-<b>``, gradient
+methods only) and the task losses. Writes them to
+``<work_dir>/balancer_trace.jsonl`` (one JSON object per iteration) and
+prints a summary, one line per window of iterations:
+
+    python tools/analysis_tools/balancer_traces.py CONFIG --work-dir DIR \
+        [--window 50] [--cfg-options optim_wrapper.balancer.type=NashMTL \
+         optim_wrapper.jacobian_mode=parameter train_cfg.max_iters=300 ...]
+
+``--summary FILE.jsonl [--max-norm 10]`` prints the summary of a trace
+already written.
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+import sys
+from typing import Dict, List
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+#: MessageHub scalars recorded (prefix ``train/``)
+PREFIXES = ('weight.', 'grad_norm', 'cos.')
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config', nargs='?')
+    p.add_argument('--work-dir')
+    p.add_argument('--window', type=int, default=50)
+    p.add_argument('--summary', help='summarise this trace file instead')
+    p.add_argument('--max-norm', type=float,
+                   help="with --summary: clip_grad's max_norm, to count "
+                   'the clipped steps')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def make_recorder(path: str):
+    """A hook writing one JSON line per training iteration."""
+    from mmengine.hooks import Hook
+    from mmengine.logging import MessageHub
+
+    class TraceRecorder(Hook):
+        priority = 'LOWEST'
+
+        def before_train(self, runner):
+            self.file = open(path, 'w')
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            hub = MessageHub.get_current_instance()
+            row = {'iter': runner.iter}
+            for key, buf in hub.log_scalars.items():
+                name = key[len('train/'):]
+                if key.startswith('train/') and name.startswith(PREFIXES):
+                    row[name] = float(buf.current())
+            for key, value in (outputs or {}).items():
+                if key.endswith('.loss') or key == 'loss':
+                    row[key] = float(value)
+            self.file.write(json.dumps(row) + '\n')
+            self.file.flush()
+
+        def after_train(self, runner):
+            self.file.close()
+
+    return TraceRecorder()
+
+
+def _fmt(values: List[float]) -> str:
+    if not values:
+        return '-'
+    lo, med, hi = min(values), statistics.median(values), max(values)
+    return f'{med:.3g} [{lo:.3g}, {hi:.3g}]'
+
+
+def summarise(rows: List[Dict[str, float]], window: int,
+              max_norm: float = None) -> List[str]:
+    """One line per window: median [min, max] of every weight and of the
+    total gradient norm, the share of clipped steps, and the steps where a
+    weight is at most 1% of the largest."""
+    tasks = sorted(k[len('weight.'):] for k in rows[0] if
+                   k.startswith('weight.')) if rows else []
+    lines = []
+    for start in range(0, len(rows), window):
+        part = rows[start:start + window]
+        cells = [f'iters {part[0]["iter"]}-{part[-1]["iter"]}']
+        for t in tasks:
+            cells.append(f'w.{t} ' + _fmt([r[f'weight.{t}'] for r in part
+                                           if f'weight.{t}' in r]))
+        norms = [r['grad_norm'] for r in part if 'grad_norm' in r]
+        cells.append('grad_norm ' + _fmt(norms))
+        if max_norm and norms:
+            clipped = sum(n > max_norm for n in norms)
+            cells.append(f'clipped {clipped}/{len(norms)}')
+        low = sum(any(r.get(f'weight.{t}', 1) <= 0.01 * max(
+            r.get(f'weight.{k}', 0) for k in tasks) for t in tasks)
+            for r in part)
+        cells.append(f'low-weight steps {low}')
+        lines.append(' | '.join(cells))
+    return lines
+
+
+def main():
+    args = parse_args()
+    if args.summary:
+        with open(args.summary) as f:
+            rows = [json.loads(line) for line in f]
+        print('\n'.join(summarise(rows, args.window, args.max_norm)))
+        return
+    if not args.config:
+        sys.exit('error: give CONFIG, or --summary FILE')
+    from mmengine.runner import Runner
+
+    import mmmtl  # noqa: F401  (registers mmmtl's modules)
+    from mmmtl.utils.config import load_tool_config
+    cfg = load_tool_config(args.config, 'none', args.cfg_options,
+                           args.work_dir)
+    runner = Runner.from_cfg(cfg)
+    path = osp.join(cfg.work_dir, 'balancer_trace.jsonl')
+    runner.register_hook(make_recorder(path), priority='LOWEST')
+    runner.train()
+    with open(path) as f:
+        rows = [json.loads(line) for line in f]
+    clip = cfg.optim_wrapper.get('clip_grad') or {}
+    print(f'mmmtl from {osp.dirname(mmmtl.__file__)}')
+    print('\n'.join(summarise(rows, args.window, clip.get('max_norm'))))
+
+
+if __name__ == '__main__':
+    main()
