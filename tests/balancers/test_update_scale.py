@@ -116,6 +116,16 @@ def test_update_scale_options(method):
         build_balancer(dict(type=method, num_tasks=3, update_scale='adam'))
 
 
+def test_rescaling_leaves_weights_it_cannot_rescale():
+    # weights summing to 0, a zero update: no factor to apply
+    G = gramians()['orthogonal']
+    w = torch.tensor([1.0, -1.0], dtype=F64)
+    assert torch.equal(torchjd_adapter.rescale_weights(w, G, 'sum'), w)
+    zero = torch.zeros(2, dtype=F64)
+    assert torch.equal(torchjd_adapter.rescale_weights(zero, G, 'norm'),
+                       zero)
+
+
 def test_nash_mtl_and_fairgrad_default_weights_sum_to_the_task_count():
     G = gramians()['orthogonal'] * 1e-7           # feature-mode size
     for method in ('NashMTL', 'FairGrad'):

@@ -62,15 +62,14 @@ def rescale_weights(weights: Tensor, gramian: Tensor, mode: str) -> Tensor:
     if mode == 'paper':
         return weights
     if mode == 'sum':
-        factor = weights.numel() / float(weights.sum())
+        target, own = float(weights.numel()), float(weights.sum())
     else:
         g = gramian.to(weights.dtype)
-        own = float(weights @ g @ weights)
-        factor = math.sqrt(max(float(g.sum()), 0.0) / own) if own > 0 \
-            else float('nan')
-    if not (math.isfinite(factor) and factor > 0):
+        target = math.sqrt(max(float(g.sum()), 0.0))
+        own = math.sqrt(max(float(weights @ g @ weights), 0.0))
+    if not (own > 0 and target > 0 and math.isfinite(target / own)):
         return weights
-    return weights * factor
+    return weights * (target / own)
 
 
 def check_solvers(method: str, modules: Tuple[str, ...]) -> None:
