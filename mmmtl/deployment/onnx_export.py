@@ -43,7 +43,12 @@ def export_onnx(model: RawOutputModel, out_file: str,
 
 def onnx_session(onnx_file: str):
     """An onnxruntime session of ``onnx_file`` on the CPU."""
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError as err:
+        raise ImportError(
+            'checking an ONNX export needs onnxruntime: pip install '
+            '"mmmtl[onnx]" (or -r requirements/onnx.txt)') from err
     return ort.InferenceSession(onnx_file,
                                 providers=['CPUExecutionProvider'])
 
