@@ -29,8 +29,10 @@ class RunMetricsHook(Hook):
     is the median time of a training iteration without data loading (from
     before the iteration's forward to after its optimizer step; of the last
     segment that trained, for a resumed run); ``wall_s`` the training
-    loop's wall time, summed over the segments of a resumed run. Only rank 0
-    writes.
+    loop's wall time, summed over the segments of a resumed run: each
+    checkpoint stores the time spent up to it (``meta['train_wall_s']``),
+    so a run killed between checkpoints counts the iterations it redid
+    once, and nothing of the segment that was lost. Only rank 0 writes.
     """
 
     priority = 'LOW'
@@ -41,6 +43,7 @@ class RunMetricsHook(Hook):
         self._iter_start: Optional[float] = None
         self._run_start: Optional[float] = None
         self._wall_before = 0.0
+        self._wall_from_checkpoint = False
 
     def _path(self, runner) -> str:
         return osp.join(runner.work_dir, self.filename)
@@ -66,11 +69,28 @@ class RunMetricsHook(Hook):
         with open(self._path(runner), 'w') as f:
             json.dump(record, f, indent=1)
 
+    def _wall_so_far(self) -> float:
+        return self._wall_before + time.perf_counter() - self._run_start
+
     def before_train(self, runner) -> None:
         self._run_start = time.perf_counter()
-        if runner.iter > 0:  # resumed: keep the earlier segments' time
+        if runner.iter == 0:  # a fresh run (load_from only loads weights)
+            self._wall_before = 0.0
+        elif not self._wall_from_checkpoint:
+            # resumed from a checkpoint written before the time was stored
             self._wall_before = self._read(runner).get('train', {}).get(
                 'wall_s', 0.0)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self._run_start is not None:
+            checkpoint.setdefault('meta', {})['train_wall_s'] = round(
+                self._wall_so_far(), 3)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        wall = checkpoint.get('meta', {}).get('train_wall_s')
+        if wall is not None:
+            self._wall_before = float(wall)
+            self._wall_from_checkpoint = True
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         self._iter_start = time.perf_counter()
@@ -80,7 +100,7 @@ class RunMetricsHook(Hook):
         self._step_times.append(time.perf_counter() - self._iter_start)
 
     def after_train(self, runner) -> None:
-        wall = self._wall_before + time.perf_counter() - self._run_start
+        wall = self._wall_so_far()
         # a resumed run keeps what earlier segments measured unless this
         # one trained (a run resumed at its last iteration trains nothing)
         train = dict(self._read(runner).get('train', {}),
