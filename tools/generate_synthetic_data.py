@@ -4,36 +4,15 @@
         [--num-train 200] [--num-val 50] [--img-size 128 | --img-size H W]
         [--seed 0] [--overwrite]
 
-See ``mmmtl/datasets/synthetic.py`` for the scenes and the files written.
+See :mod:`mmmtl.datasets.synthetic` for the scenes and the files written.
 """
 import argparse
-import importlib.util
 import json
 import os.path as osp
 import sys
 import time
 
-
-def _load_synthetic():
-    """The module ``mmmtl.datasets.synthetic``, loaded from its file.
-
-    It needs only numpy and OpenCV, while importing it through the package
-    runs ``mmmtl/__init__.py`` (torch, mmdet, mmseg: seconds of start-up),
-    so it is loaded on its own. The repository root goes on ``sys.path``
-    only when ``mmmtl`` is not importable (not installed).
-    """
-    spec = importlib.util.find_spec('mmmtl')
-    if spec is None:
-        sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-        spec = importlib.util.find_spec('mmmtl')
-    path = osp.join(list(spec.submodule_search_locations)[0], 'datasets',
-                    'synthetic.py')
-    mod_spec = importlib.util.spec_from_file_location('_mmmtl_synthetic',
-                                                      path)
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return module
-
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
@@ -74,7 +53,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    synthetic = _load_synthetic()
+    # imported after the arguments are checked: importing mmmtl loads
+    # torch and the OpenMMLab packages (seconds)
+    from mmmtl.datasets import synthetic
     h, w = args.img_size
     start = time.time()
     try:
