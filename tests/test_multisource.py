@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
+from mmmtl.utils.labelled_fields import labelled_fields
 from mtl_fixtures import REPO, tiny_model_cfg
 
 
@@ -25,8 +26,10 @@ def test_det_only_plus_seg_only_sources(tiny_data_root):
     loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
     batch = next(iter(loader))
     samples = batch['data_samples']
-    det_only = [s for s in samples if 'gt_sem_seg' not in s]
-    seg_only = [s for s in samples if not s.metainfo['has_det']]
+    # the packing transform records what each sample is labelled for
+    det_only = [s for s in samples
+                if labelled_fields(s) == {'gt_instances'}]
+    seg_only = [s for s in samples if labelled_fields(s) == {'gt_sem_seg'}]
     # ratio 1:3 of a batch of 4: one detection-only, three seg-only
     assert len(det_only) == 1 and len(seg_only) == 3
     assert all(len(s.gt_instances) == 0 for s in seg_only)

@@ -30,7 +30,7 @@ def random_batch(n: int = 3, size=(64, 64), seed: int = 0, num_det: int = 4,
             img[:, y1:y2, x1:x2] = (40 * (int(label) + 1)) % 256
         s = DetDataSample(metainfo=dict(
             img_shape=size, ori_shape=size, scale_factor=(1.0, 1.0),
-            pad_shape=size, has_det=True))
+            pad_shape=size))
         s.gt_instances = InstanceData(bboxes=HorizontalBoxes(boxes),
                                       labels=labels)
         s.gt_sem_seg = PixelData(sem_seg=seg)

@@ -8,6 +8,8 @@ from mmdet.structures import DetDataSample
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmmtl.utils.labelled_fields import labelled_fields
+
 Features = Tuple[Tensor, ...]
 
 
@@ -31,6 +33,13 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
       values, for tasks whose predictions are not boxes or a semantic map
       (those are read by the inferencer directly); None by default.
 
+    ``label_field`` names the label this task learns from: a data field of
+    the samples (``'gt_instances'``, ``'gt_sem_seg'``) or a metainfo key
+    (an image-level label). A sample is labelled for the task when that
+    field is among its ``labelled_fields`` (the one partial-label rule, see
+    :mod:`mmmtl.utils.labelled_fields`); ``None`` (a task whose targets do
+    not come from annotations) takes every sample.
+
     ``task_kind`` says what a task predicts (``'detection'``,
     ``'segmentation'``, ``'classification'``; ``'other'`` by default): the
     tools use it to keep an evaluator's metrics with their task
@@ -43,6 +52,7 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
     """
 
     task_kind = 'other'
+    label_field: Optional[str] = None
 
     def __init__(self, neck: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -53,9 +63,11 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
         """The features this task's head reads."""
         return tuple(self.neck(feats)) if self.neck is not None else feats
 
-    @abstractmethod
     def is_labeled(self, data_sample: DetDataSample) -> bool:
-        """Whether ``data_sample`` carries labels for this task."""
+        """Whether ``data_sample`` is labelled for this task: its
+        ``label_field`` is among the sample's labelled fields."""
+        return self.label_field is None or \
+            self.label_field in labelled_fields(data_sample)
 
     @abstractmethod
     def loss_on_labeled(self, feats: Features,

@@ -24,6 +24,7 @@ class DetectionTask(BaseTask):
     """
 
     task_kind = 'detection'
+    label_field = 'gt_instances'
 
     def __init__(self,
                  head: ConfigType,
@@ -38,10 +39,6 @@ class DetectionTask(BaseTask):
             train_cfg=ConfigDict(train_cfg) if train_cfg is not None else None,
             test_cfg=ConfigDict(test_cfg) if test_cfg is not None else None)
         self.head = MODELS.build(head)
-
-    def is_labeled(self, data_sample: DetDataSample) -> bool:
-        return bool(data_sample.metainfo.get('has_det', True)) \
-            and 'gt_instances' in data_sample
 
     def loss_on_labeled(self, feats: Features,
                         data_samples: List[DetDataSample]) -> Dict[str, Tensor]:

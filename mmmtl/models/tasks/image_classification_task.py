@@ -56,13 +56,11 @@ class ImageClassificationTask(BaseTask):
                              f'classes named for num_classes={num_classes}')
         self.in_index = in_index
         self.label_key = label_key
+        self.label_field = label_key
         self.loss_weight = loss_weight
         self.classes = tuple(classes) if classes is not None else None
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_channels, num_classes)
-
-    def is_labeled(self, data_sample: DetDataSample) -> bool:
-        return data_sample.metainfo.get(self.label_key) is not None
 
     def _logits(self, task_feats: Features) -> Tensor:
         x = task_feats[self.in_index]

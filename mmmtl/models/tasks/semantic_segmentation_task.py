@@ -36,6 +36,7 @@ class SemanticSegmentationTask(BaseTask):
     """
 
     task_kind = 'segmentation'
+    label_field = 'gt_sem_seg'
 
     def __init__(self,
                  head: ConfigType,
@@ -46,9 +47,6 @@ class SemanticSegmentationTask(BaseTask):
         head.setdefault('_scope_', 'mmseg')
         self.head = MODELS.build(head)
         self.ignore_index = self.head.ignore_index
-
-    def is_labeled(self, data_sample: DetDataSample) -> bool:
-        return 'gt_sem_seg' in data_sample
 
     def _seg_samples(self, data_samples: List[DetDataSample]) -> List[SegDataSample]:
         """SegDataSamples with labels padded to the batch's input size."""

@@ -28,6 +28,7 @@ class TwoStageDetectionTask(BaseTask):
     """
 
     task_kind = 'detection'
+    label_field = 'gt_instances'
 
     def __init__(self,
                  rpn_head: ConfigType,
@@ -59,10 +60,6 @@ class TwoStageDetectionTask(BaseTask):
         self.roi_head = MODELS.build(roi_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
-
-    def is_labeled(self, data_sample: DetDataSample) -> bool:
-        return bool(data_sample.metainfo.get('has_det', True)) \
-            and 'gt_instances' in data_sample
 
     @staticmethod
     def _class_agnostic(data_samples: List[DetDataSample]) -> List[DetDataSample]:
