@@ -11,6 +11,7 @@ from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
 from mmmtl.balancers import GramianWeighting, LossWeighting
+from mmmtl.models import SharedFeatures
 from mmmtl.registry import BALANCERS
 from mtl_fixtures import random_batch, tiny_model_cfg, without_seg_labels
 
@@ -178,24 +179,33 @@ def test_each_head_runs_one_backward_per_step(batch, mode):
     assert backwards == forwards
 
 
-@pytest.mark.parametrize('balancer,mode', [
-    ('_TestLossWeights', 'feature'), ('_TestGramianWeights', 'feature'),
-    ('_TestGramianWeights', 'parameter')])
-def test_a_model_that_does_not_cut_the_graph_gets_the_same_update(
-        batch, balancer, mode):
-    """MultiTaskDetector hands the heads leaf views of the features; a model
-    whose heads read the features themselves (no head_inputs) must get the
-    same gradients through the one-graph path."""
-    cut_model = _model()
-    cut = _run_step(cut_model, _wrapper(cut_model, balancer,
-                                        jacobian_mode=mode), batch)
+def test_head_inputs_must_be_leaf_views_of_the_shared_features(batch):
+    """The wrapper backpropagates each task down to the head inputs and the
+    shared part from the shared features: head inputs that are the features
+    themselves (an uncut graph) are refused, naming how to cut."""
     model = _model()
-    wrapper = _wrapper(model, balancer, jacobian_mode=mode)
-    wrapper.zero_grad = lambda **kw: None
-    losses, feats = _task_losses(model, batch)
-    wrapper.update_task_params(losses, feats, task_names=model.task_names)
-    for g, want in zip(_grads(model), cut):
-        assert_grads_close(g, want)
+    _, feats = _task_losses(model, batch)
+    with pytest.raises(ValueError, match='SharedFeatures.cut'):
+        SharedFeatures(tuple(feats), tuple(feats))
+    with pytest.raises(ValueError, match='4 shared tensors but 3'):
+        SharedFeatures.cut(feats[:3]).__class__(tuple(feats),
+                                                tuple(feats[:3]))
+
+
+def test_only_task_balancing_wrappers_get_per_task_losses(batch):
+    """balances_tasks: a MultiTaskOptimWrapper (instance or class) takes the
+    per-task losses; mmengine's OptimWrapper trains the summed loss through
+    the detector's ordinary train_step."""
+    from mmengine.optim import OptimWrapper
+    from mmmtl.engine import MultiTaskOptimWrapper, balances_tasks
+    model = _model()
+    assert balances_tasks(_wrapper(model, '_TestLossWeights'))
+    assert balances_tasks(MultiTaskOptimWrapper)
+    plain = build_optim_wrapper(model, dict(
+        type='OptimWrapper', optimizer=dict(type='SGD', lr=0.0)))
+    assert not balances_tasks(plain) and not balances_tasks(OptimWrapper)
+    logs = model.train_step(copy.deepcopy(batch), plain)
+    assert 'weight.det' not in logs and 'det.loss_cls' in logs
 
 
 def test_logs_weights_and_gradient_cosine(batch):

@@ -2,10 +2,10 @@
 from .hooks import AlternatingTasksHook, StagedTrainingHook
 from .model_wrappers import MultiTaskDistributedDataParallel
 from .optim_wrappers import (MultiTaskOptimWrapper,
-                             MultiTaskOptimWrapperConstructor)
+                             MultiTaskOptimWrapperConstructor, balances_tasks)
 
 __all__ = [
     'MultiTaskOptimWrapper', 'MultiTaskOptimWrapperConstructor',
     'MultiTaskDistributedDataParallel', 'AlternatingTasksHook',
-    'StagedTrainingHook'
+    'StagedTrainingHook', 'balances_tasks'
 ]

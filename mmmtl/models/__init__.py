@@ -1,9 +1,10 @@
 """Multi-task models: a shared backbone/neck and task modules."""
 from .detectors import MultiTaskDetector
+from .shared_features import SharedFeatures
 from .tasks import (BaseTask, DetectionTask, ImageClassificationTask,
                     SemanticSegmentationTask, TwoStageDetectionTask)
 
 __all__ = [
-    'MultiTaskDetector', 'BaseTask', 'DetectionTask',
+    'MultiTaskDetector', 'SharedFeatures', 'BaseTask', 'DetectionTask',
     'SemanticSegmentationTask', 'TwoStageDetectionTask', 'ImageClassificationTask'
 ]

@@ -9,6 +9,8 @@ from mmengine.optim import OptimWrapper
 # scope (mmdet's child registry still finds it through its parent)
 from mmengine.registry import MODEL_WRAPPERS
 
+from ..optim_wrappers import balances_tasks
+
 
 @MODEL_WRAPPERS.register_module()
 class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
@@ -17,7 +19,7 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
     mmengine's DDP wrapper re-implements ``train_step`` and never calls the
     model's own, so a task-balancing optim wrapper would only ever see the
     summed loss. This wrapper hands the step to the model's ``train_step``
-    when the optim wrapper balances tasks (has ``update_task_params``); that
+    when the optim wrapper balances tasks (:func:`balances_tasks`); that
     path computes per-task gradients with ``torch.autograd.grad``, which the
     DDP reducer cannot follow, so the forward bypasses DDP's (its gradient
     hooks stay idle) and the optim wrapper averages gradients over ranks
@@ -38,6 +40,6 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        if hasattr(optim_wrapper, 'update_task_params'):
+        if balances_tasks(optim_wrapper):
             return self.module.train_step(data, optim_wrapper)
         return super().train_step(data, optim_wrapper)

@@ -1,7 +1,8 @@
 """An optim wrapper that balances the tasks of a multi-task model."""
 import logging
 from contextlib import contextmanager
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.distributed as torch_dist
@@ -15,6 +16,9 @@ from torch.optim import Optimizer
 from mmmtl.balancers import Balancer
 from mmmtl.registry import build_balancer
 from .balancer_monitor import BalancerMonitor
+
+if TYPE_CHECKING:
+    from mmmtl.models.shared_features import SharedFeatures
 
 JACOBIAN_MODES = ('feature', 'parameter')
 
@@ -41,9 +45,9 @@ class MultiTaskOptimWrapper(OptimWrapper):
       shared **parameters** (``'parameter'``: one backward through the whole
       network per task, exact). Each head gets the gradient of its own loss.
 
-    When the model cuts the graph between the shared features and the heads
-    (``head_inputs``, as :class:`MultiTaskDetector` does), every head is
-    backpropagated once and freed as it goes, and the backbone separately.
+    The model cuts the graph between the shared features and the heads
+    (:class:`~mmmtl.models.SharedFeatures`): every head is backpropagated
+    once and freed as it goes, and the backbone separately.
 
     AMP is built in (``amp=True``): autocast in ``dtype`` (``'float16'`` or
     ``'bfloat16'``) on the model's device, CPU included; with float16 a
@@ -184,26 +188,21 @@ class MultiTaskOptimWrapper(OptimWrapper):
             'MultiTaskDetector.')
 
     def update_task_params(self, task_losses: Dict[str, Tensor],
-                           shared_features: Sequence[Tensor],
-                           task_names: Optional[Sequence[str]] = None,
-                           head_inputs: Optional[Sequence[Tensor]] = None
-                           ) -> Dict[str, Tensor]:
+                           features: 'SharedFeatures',
+                           task_names: Sequence[str]) -> Dict[str, Tensor]:
         """Backward of the balanced task losses, then step when due.
 
         Args:
             task_losses: Task name -> that task's total loss (scalar). Tasks
                 with no labelled sample in this batch are absent.
-            shared_features: The shared features (the backbone/neck outputs).
-            task_names: All the model's tasks (for logging weights of absent
-                tasks as 0).
-            head_inputs: What the heads read, if the model cut the graph
-                there: leaf copies ``f.detach().requires_grad_()`` of the
-                shared features (views, no copy of the data). Each task's
-                backward then ends at them and frees its head's graph as it
-                goes, and the backbone is backpropagated on its own, once
-                (twice per task in parameter mode). None: the heads read
-                ``shared_features`` themselves (one graph, kept until the
-                last backward).
+            features: The shared features and the leaf views of them that
+                the task-specific part read (:class:`SharedFeatures`). Each
+                task's backward ends at the views and frees its part of the
+                graph as it goes; the shared part is backpropagated from
+                ``features.shared`` on its own, once (once per task in
+                parameter mode).
+            task_names: All the model's tasks (for the balancer's task
+                positions and for logging).
 
         Returns:
             dict: Values to log (combined loss, task weights, cosines).
@@ -214,10 +213,9 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 "build it with optim_wrapper=dict(type='MultiTaskOptimWrapper',"
                 " constructor='MultiTaskOptimWrapperConstructor', ...)")
         self._ensure_scaler()
-        task_names = list(task_names or task_losses)
-        leaves = list(head_inputs if head_inputs is not None
-                      else shared_features)
-        task_losses = self._agree_on_tasks(task_losses, task_names, leaves)
+        task_names = list(task_names)
+        task_losses = self._agree_on_tasks(task_losses, task_names,
+                                           features.head_inputs)
         names = [n for n in task_names if n in task_losses]
         logs: Dict[str, Tensor] = {}
         if names:
@@ -227,7 +225,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
             loss_list = [task_losses[n].float() for n in names]
             losses = torch.stack(loss_list)
             global_losses = self._mean_over_ranks(losses.detach())
-            subset = len(names) < len(task_names or names)
+            subset = len(names) < len(task_names)
             if subset and not self.balancer.supports_task_subsets:
                 # a task has no labelled sample this step and the method's
                 # state couples the tasks: sum the present losses, leave the
@@ -235,16 +233,15 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 self._warn_subset_fallback(names)
                 weights = torch.ones_like(losses)
                 (losses.sum() * self._loss_multiplier()).backward()
-                self._backward_from_head_inputs(shared_features, head_inputs)
+                self._backward_from_head_inputs(features)
             elif self.balancer.requires == 'losses':
                 tasks = [task_names.index(n) for n in names] if subset \
                     else None
                 weights = self._backward_weighted(losses, global_losses,
                                                   tasks)
-                self._backward_from_head_inputs(shared_features, head_inputs)
+                self._backward_from_head_inputs(features)
             else:
-                weights = self._backward_balanced(names, loss_list,
-                                                  shared_features, leaves,
+                weights = self._backward_balanced(names, loss_list, features,
                                                   global_losses, logs)
             logs['loss'] = (weights.detach() * losses.detach()).sum()
             for name, w in zip(names, weights.detach()):
@@ -309,33 +306,26 @@ class MultiTaskOptimWrapper(OptimWrapper):
         return weights
 
     @staticmethod
-    def _backward_from_head_inputs(features: Sequence[Tensor],
-                                   head_inputs: Optional[Sequence[Tensor]]
-                                   ) -> None:
-        """With a cut graph: backpropagate the gradient that reached the
-        heads' inputs through the backbone (one backward)."""
-        if head_inputs is None:
-            return
-        pairs = [(f, h.grad) for f, h in zip(features, head_inputs)
-                 if h.requires_grad and h.grad is not None]
+    def _backward_from_head_inputs(features: 'SharedFeatures') -> None:
+        """Backpropagate the gradient that reached the heads' inputs through
+        the shared part (one backward)."""
+        pairs = [(f, h.grad) for f, h in features.trainable
+                 if h.grad is not None]
         if pairs:
             torch.autograd.backward([f for f, _ in pairs],
                                     [g for _, g in pairs])
 
     def _backward_balanced(self, names: List[str], loss_list: List[Tensor],
-                           features: Sequence[Tensor], leaves: List[Tensor],
-                           global_losses: Tensor, logs: dict) -> Tensor:
+                           features: 'SharedFeatures', global_losses: Tensor,
+                           logs: dict) -> Tensor:
         """Gradient methods: per-task gradients, balancer, one combination.
 
         Each task's backward starts from that task's own loss tensor, so it
-        runs through its own head only. ``leaves`` are the tensors the heads
-        read: the features themselves, or their leaf copies when the model
-        cut the graph (``leaves[k] is not features[k]``).
+        runs through its own head only, down to ``features.head_inputs``.
         """
         feature_mode = self.jacobian_mode == 'feature'
-        cut = any(h is not f for h, f in zip(leaves, features))
         # the features whose heads' inputs need a gradient, and those inputs
-        pairs = [(f, h) for f, h in zip(features, leaves) if h.requires_grad]
+        pairs = features.trainable
         req_features = [f for f, _ in pairs]
         req_leaves = [h for _, h in pairs]
         shared: List[Tensor] = req_leaves if feature_mode else [
@@ -356,8 +346,8 @@ class MultiTaskOptimWrapper(OptimWrapper):
             own = [p for p in self.task_params.get(name, ())
                    if p.requires_grad]
             last = i == len(names) - 1
-            if cut and not feature_mode:
-                # parameter mode, cut graph: the head (freed as it goes),
+            if not feature_mode:
+                # parameter mode: the head (freed as it goes),
                 # then this task's feature gradients through the backbone
                 grads = torch.autograd.grad(loss_list[i] * mult,
                                             req_leaves + own,
@@ -371,12 +361,10 @@ class MultiTaskOptimWrapper(OptimWrapper):
                     retain_graph=not last,
                     allow_unused=True) if fg else [None] * len(shared)
             else:
-                # one backward to the Jacobian's inputs and the task's own
-                # parameters; an uncut graph is kept for what follows
-                keep = not cut and (feature_mode or not last)
+                # feature mode: one backward to the heads' inputs and the
+                # task's own parameters
                 grads = torch.autograd.grad(
-                    loss_list[i] * mult, shared + own, retain_graph=keep,
-                    allow_unused=True)
+                    loss_list[i] * mult, shared + own, allow_unused=True)
                 shared_grads, own_grads = grads[:len(shared)], \
                     grads[len(shared):]
             for row, g in zip(jacobian[i].split(numels), shared_grads):

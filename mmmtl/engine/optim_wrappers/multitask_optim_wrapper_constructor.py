@@ -4,6 +4,7 @@ from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from torch import nn
 
 from mmmtl.registry import build_balancer
+from .balances_tasks import balances_tasks
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -34,8 +35,7 @@ class MultiTaskOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         cfg = self.optim_wrapper_cfg.copy()
         wrapper_type = cfg.get('type', 'OptimWrapper')
         wrapper_cls = OPTIM_WRAPPERS.get(wrapper_type)
-        if wrapper_cls is None or not hasattr(wrapper_cls,
-                                              'update_task_params'):
+        if wrapper_cls is None or not balances_tasks(wrapper_cls):
             raise TypeError(
                 f'MultiTaskOptimWrapperConstructor builds task-balancing optim '
                 f"wrappers; optim_wrapper.type={wrapper_type!r} is not one")

@@ -11,7 +11,9 @@ from mmengine.model import ModuleDict
 from mmengine.optim import OptimWrapper
 from torch import Tensor, nn
 
+from mmmtl.engine.optim_wrappers import balances_tasks
 from ..config_checks import install_feature_checks
+from ..shared_features import SharedFeatures
 
 Features = Tuple[Tensor, ...]
 
@@ -78,6 +80,13 @@ class MultiTaskDetector(BaseDetector):
     def task_names(self) -> List[str]:
         return list(self.tasks.keys())
 
+    @property
+    def predicted_tasks(self) -> Dict[str, nn.Module]:
+        """Task name -> task of the tasks the model predicts: all but the
+        auxiliary ones (trained, never predicted or exported)."""
+        return {name: task for name, task in self.tasks.items()
+                if not getattr(task, 'auxiliary', False)}
+
     def shared_modules(self) -> List[nn.Module]:
         """The modules every task's loss flows through (backbone, neck)."""
         return [self.backbone] + ([self.neck] if self.with_neck else [])
@@ -116,7 +125,7 @@ class MultiTaskDetector(BaseDetector):
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
         feats = self.extract_feat(batch_inputs)
-        for task in self.tasks.values():
+        for task in self.predicted_tasks.values():
             task.predict(feats, batch_data_samples, rescale=rescale)
         samplelist_boxtype2tensor(batch_data_samples)
         return batch_data_samples
@@ -124,31 +133,29 @@ class MultiTaskDetector(BaseDetector):
     def _forward(self,
                  batch_inputs: Tensor,
                  batch_data_samples: Optional[SampleList] = None) -> tuple:
-        """Raw head outputs, one entry per task in ``tasks`` order."""
+        """Raw head outputs, one entry per predicted (not auxiliary) task
+        in ``tasks`` order."""
         feats = self.extract_feat(batch_inputs)
-        return tuple(task(feats) for task in self.tasks.values())
+        return tuple(task(feats) for task in self.predicted_tasks.values())
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
         """One training step.
 
         With an ordinary optim wrapper this is mmengine's step (the sum of
-        all losses). With a task-balancing wrapper (one that has
-        ``update_task_params``) the wrapper gets each task's loss and the
-        shared features, and does the backward pass(es) and the step.
+        all losses). With a task-balancing one (:func:`balances_tasks`) the
+        heads read leaf views of the shared features
+        (:meth:`SharedFeatures.cut`), and the wrapper gets each task's loss
+        and the :class:`SharedFeatures`, and does the backward pass(es) and
+        the step.
         """
-        if not hasattr(optim_wrapper, 'update_task_params'):
+        if not balances_tasks(optim_wrapper):
             return super().train_step(data, optim_wrapper)
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)
-            feats = self.extract_feat(data['inputs'])
-            # the heads read leaf views of the shared features: each task's
-            # graph ends there, so the wrapper backpropagates (and frees)
-            # the heads one by one, then the backbone on its own
-            head_inputs = tuple(
-                f.detach().requires_grad_() if f.requires_grad else f
-                for f in feats)
-            per_task = self.task_losses(head_inputs, data['data_samples'])
+            features = SharedFeatures.cut(self.extract_feat(data['inputs']))
+            per_task = self.task_losses(features.head_inputs,
+                                        data['data_samples'])
         task_totals: Dict[str, Tensor] = OrderedDict()
         log_vars: Dict[str, Tensor] = OrderedDict()
         for name, task_loss in per_task.items():
@@ -159,8 +166,6 @@ class MultiTaskDetector(BaseDetector):
             log_vars[f'{name}.loss'] = task_logs.pop('loss')
             log_vars.update(
                 (f'{name}.{k}', v) for k, v in task_logs.items())
-        log_vars.update(
-            optim_wrapper.update_task_params(
-                task_totals, shared_features=feats,
-                task_names=self.task_names, head_inputs=head_inputs))
+        log_vars.update(optim_wrapper.update_task_params(
+            task_totals, features, self.task_names))
         return log_vars
