@@ -275,7 +275,7 @@ class MultiTaskInferencer(DetInferencer):
             result['seg_palette'] = [
                 [int(c) for c in color]
                 for color in (meta.get('seg_palette') or ())]
-        for name, task in self.model.tasks.items():
+        for name, task in self.model.predicted_tasks.items():
             task_result = task.prediction_dict(data_sample)
             if task_result is None:
                 continue

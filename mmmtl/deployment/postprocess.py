@@ -51,7 +51,7 @@ def predict_from_raw_outputs(detector: nn.Module,
     exactly as ``detector.predict`` does from its own forward pass."""
     grouped = group_raw_outputs(
         {k: torch.as_tensor(np.asarray(v)) for k, v in raw.items()})
-    for name, task in detector.tasks.items():
+    for name, task in detector.predicted_tasks.items():
         if name not in grouped:
             raise KeyError(f'no raw outputs for task {name!r} among '
                            f'{sorted(raw)}')

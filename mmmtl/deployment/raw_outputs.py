@@ -1,6 +1,7 @@
 """The multi-task detector as one exportable graph: pixels in, raw outputs out.
 
-Every task's raw head outputs become named graph outputs:
+Every predicted task's raw head outputs become named graph outputs (an
+auxiliary task is trained only, and has none):
 
 * a task whose forward returns one tensor (semantic segmentation logits,
   classification logits) gives one output named after the task: ``seg``;
@@ -109,7 +110,7 @@ class RawOutputModel(nn.Module):
     def __init__(self, detector: nn.Module) -> None:
         super().__init__()
         self.detector = detector
-        for name, task in detector.tasks.items():
+        for name, task in detector.predicted_tasks.items():
             if type(task).predict_by_feat is BaseTask.predict_by_feat:
                 raise ValueError(
                     f'task {name!r} ({type(task).__name__}) cannot be '
@@ -133,7 +134,7 @@ class RawOutputModel(nn.Module):
             x = (x - self.mean) / self.std
         feats = self.detector.extract_feat(x)
         named = []
-        for name, task in self.detector.tasks.items():
+        for name, task in self.detector.predicted_tasks.items():
             named += name_task_outputs(name, task, task(feats))
         return named
 

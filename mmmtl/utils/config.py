@@ -5,7 +5,7 @@ from typing import Sequence
 
 from mmengine.config import Config
 
-from .task_selection import select_tasks, tasks_suffix
+from .task_selection import drop_auxiliary_metrics, select_tasks, tasks_suffix
 
 
 def enable_amp(cfg: Config) -> Config:
@@ -41,10 +41,12 @@ def load_tool_config(config: str, launcher: str = 'none',
                      tasks: Sequence[str] = None) -> Config:
     """Load a config for ``tools/train.py``/``tools/test.py``: check the
     file, apply ``--cfg-options``, keep only ``--tasks`` (see
-    :func:`select_tasks`), set the launcher and the work dir (``--work-dir``,
-    else the config's, else ``work_dirs/<config name>``; with ``--tasks``
-    and no ``--work-dir`` the tasks are appended: ``..._det-only``), and
-    add the :data:`DEFAULT_HOOKS`."""
+    :func:`select_tasks`), drop the metrics only auxiliary tasks would
+    answer (:func:`drop_auxiliary_metrics`), set the launcher and the work
+    dir (``--work-dir``, else the config's, else ``work_dirs/<config
+    name>``; with ``--tasks`` and no ``--work-dir`` the tasks are appended:
+    ``..._det-only``), and add the :data:`DEFAULT_HOOKS`.
+    """
     if not osp.isfile(config):
         sys.exit(f'error: config file not found: {config}')
     cfg = Config.fromfile(config)
@@ -56,6 +58,7 @@ def load_tool_config(config: str, launcher: str = 'none',
             select_tasks(cfg, tasks)
         except ValueError as err:
             sys.exit(f'error: {config}: {err}')
+    drop_auxiliary_metrics(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     else:

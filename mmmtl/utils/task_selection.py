@@ -6,8 +6,12 @@ data, schedule and seed, with only the named tasks left in ``model.tasks``,
 only their metrics left in the evaluators, and the task-indexed options of
 the balancer and hooks cut down to them. A model with one task has nothing
 to balance, so its balancer becomes ``EqualWeighting`` (plain training).
+
+``drop_auxiliary_metrics(cfg)`` leaves out of the evaluators the metrics
+that only auxiliary tasks (trained, never predicted) would answer.
 """
-from typing import List, Optional, Sequence, Tuple
+import inspect
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
@@ -34,7 +38,7 @@ def metric_key(metric_cfg: dict) -> TaskKey:
     """(task kind, label key) that an evaluator metric evaluates."""
     from mmdet.evaluation import CocoMetric, OpenImagesMetric, VOCMetric
     from mmdet.registry import METRICS
-    from mmseg.evaluation import IoUMetric
+    from mmseg.evaluation import DepthMetric, IoUMetric
 
     from mmmtl.evaluation import ImageClassificationMetric
     cls = METRICS.get(metric_cfg['type'])
@@ -43,23 +47,26 @@ def metric_key(metric_cfg: dict) -> TaskKey:
         return 'detection', None
     if cls is not None and issubclass(cls, IoUMetric):
         return 'segmentation', None
+    if cls is not None and issubclass(cls, DepthMetric):
+        return 'depth', None
     if cls is not None and issubclass(cls, ImageClassificationMetric):
         return 'classification', metric_cfg.get('label_key', 'image_label')
     raise ValueError(
         f"--tasks: cannot tell which task the evaluator metric "
         f"{metric_cfg['type']!r} evaluates (known: detection metrics of "
         "mmdet, mmseg's IoUMetric and subclasses, ImageClassificationMetric)"
+        ", DepthMetric and subclasses"
         "; remove it from the evaluator for this run with --cfg-options")
 
 
-def _filter_evaluator(evaluator, keep: List[TaskKey]):
-    """The evaluator config with only the metrics of the kept tasks."""
+def _filter_evaluator(evaluator, keep: Callable[[dict], bool]):
+    """The evaluator config with only the metrics ``keep`` says yes to."""
     if isinstance(evaluator, dict) and 'metrics' in evaluator:
         return dict(evaluator,
                     metrics=_filter_evaluator(evaluator['metrics'], keep))
     metrics = evaluator if isinstance(evaluator, (list, tuple)) \
         else [evaluator]
-    return [m for m in metrics if metric_key(m) in keep]
+    return [m for m in metrics if keep(m)]
 
 
 def _filter_hooks(hooks: Sequence[dict], tasks: List[str]) -> List[dict]:
@@ -122,12 +129,47 @@ def select_tasks(cfg: Config, tasks: Sequence[str]) -> Config:
     cfg.model.tasks = ConfigDict({t: cfg.model.tasks[t] for t in kept})
     for name in ('val_evaluator', 'test_evaluator'):
         if cfg.get(name) is not None:
-            cfg[name] = _filter_evaluator(cfg[name], keys)
+            cfg[name] = _filter_evaluator(
+                cfg[name], lambda m: metric_key(m) in keys)
     _select_balancer(cfg, [available.index(t) for t in kept])
     if cfg.get('custom_hooks'):
         cfg.custom_hooks = _filter_hooks(cfg.custom_hooks, kept)
     print_log(f'--tasks: training/testing tasks {kept} of {available}',
               logger='current')
+    return cfg
+
+
+def is_auxiliary(task_cfg: dict) -> bool:
+    """Whether a task config makes an auxiliary task (its ``auxiliary``,
+    else its class's default)."""
+    from mmdet.registry import MODELS
+    if 'auxiliary' in task_cfg:
+        return bool(task_cfg['auxiliary'])
+    param = inspect.signature(MODELS.get(task_cfg['type'])).parameters.get(
+        'auxiliary')
+    return param is not None and bool(param.default)
+
+
+def drop_auxiliary_metrics(cfg: Config) -> Config:
+    """Leave out of the evaluators the metrics that only auxiliary tasks
+    would answer (an auxiliary task is trained, never predicted): those of
+    a (kind, label key) that no other task of ``model.tasks`` has. Metrics
+    of other kinds are kept."""
+    tasks = cfg.model.get('tasks') or {}
+    auxiliary = {task_key(t) for t in tasks.values() if is_auxiliary(t)}
+    auxiliary -= {task_key(t) for t in tasks.values() if not is_auxiliary(t)}
+    if not auxiliary:
+        return cfg
+
+    def keep(metric_cfg: dict) -> bool:
+        try:
+            return metric_key(metric_cfg) not in auxiliary
+        except ValueError:  # a metric of some other kind
+            return True
+
+    for name in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(name) is not None:
+            cfg[name] = _filter_evaluator(cfg[name], keep)
     return cfg
 
 

@@ -40,6 +40,12 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
     :mod:`mmmtl.utils.labelled_fields`); ``None`` (a task whose targets do
     not come from annotations) takes every sample.
 
+    An auxiliary task (``auxiliary=True`` in its config) is trained and
+    balanced like the others but is not part of the model's output: it is
+    left out of ``predict``, of the raw outputs (``_forward``, ONNX export)
+    and of evaluation (the tools drop the evaluator metrics that only
+    auxiliary tasks would answer).
+
     ``task_kind`` says what a task predicts (``'detection'``,
     ``'segmentation'``, ``'classification'``; ``'other'`` by default): the
     tools use it to keep an evaluator's metrics with their task
@@ -48,16 +54,19 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
 
     Args:
         neck (dict, optional): A task-specific neck on the shared features.
+        auxiliary (bool): Train the task but do not predict with it.
+            Default False.
         init_cfg (dict, optional): Initialisation config.
     """
 
     task_kind = 'other'
     label_field: Optional[str] = None
 
-    def __init__(self, neck: Optional[dict] = None,
+    def __init__(self, neck: Optional[dict] = None, auxiliary: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.neck = MODELS.build(neck) if neck is not None else None
+        self.auxiliary = bool(auxiliary)
 
     def task_features(self, feats: Features) -> Features:
         """The features this task's head reads."""

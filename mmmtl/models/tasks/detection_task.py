@@ -31,8 +31,9 @@ class DetectionTask(BaseTask):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  neck: OptConfigType = None,
+                 auxiliary: bool = False,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
         head = dict(head)
         # mmdet heads read their cfgs by attribute
         head.update(

@@ -46,8 +46,9 @@ class ImageClassificationTask(BaseTask):
                  loss_weight: float = 1.0,
                  classes: Sequence[str] = None,
                  neck: OptConfigType = None,
+                 auxiliary: bool = False,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
         if num_classes < 2:
             raise ValueError('ImageClassificationTask: num_classes must be '
                              f'>= 2, got {num_classes}')

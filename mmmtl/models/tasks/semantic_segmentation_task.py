@@ -41,8 +41,9 @@ class SemanticSegmentationTask(BaseTask):
     def __init__(self,
                  head: ConfigType,
                  neck: OptConfigType = None,
+                 auxiliary: bool = False,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
         head = dict(head)
         head.setdefault('_scope_', 'mmseg')
         self.head = MODELS.build(head)
