@@ -1,9 +1,11 @@
 """Helpers shared by the tests: a tiny model config, pipelines, batches."""
 import copy
+import logging
 import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 import mmmtl  # noqa: F401  (registers everything)
 from mmdet.utils import register_all_modules
@@ -134,13 +136,23 @@ def without_seg_labels(batch, samples=None):
     return batch
 
 
-def captured_log(monkeypatch, module):
-    """The messages ``module`` gives mmengine's ``print_log`` from now on
-    (a list that fills as they come)."""
-    said = []
-    monkeypatch.setattr(module, 'print_log',
-                        lambda msg, **kw: said.append(msg))
-    return said
+class _Messages(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def captured_log(monkeypatch):
+    """The messages logged through mmengine's current logger (what
+    ``print_log(..., logger='current')`` writes to the log file) from now
+    on: a list that fills as they come, until the test ends."""
+    logger = MMLogger.get_current_instance()
+    handler = _Messages()
+    monkeypatch.setattr(logger, 'handlers', logger.handlers + [handler])
+    return handler.messages
 
 
 def batch_from(dataset, indices):

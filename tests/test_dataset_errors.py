@@ -8,7 +8,7 @@ import cv2
 import pytest
 from mmdet.registry import DATASETS
 
-import mmmtl.datasets.annotation_checks as checks
+from mtl_fixtures import captured_log
 
 VAL_JSON = 'annotations/instances_val.json'
 
@@ -22,11 +22,8 @@ def root(tiny_data_root, tmp_path):
 
 @pytest.fixture
 def warnings(monkeypatch):
-    """The messages the annotation checks log."""
-    logged = []
-    monkeypatch.setattr(checks, 'print_log',
-                        lambda msg, **kwargs: logged.append(msg))
-    return logged
+    """The messages logged from now on."""
+    return captured_log(monkeypatch)
 
 
 def _coco(root):

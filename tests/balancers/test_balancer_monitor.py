@@ -7,14 +7,13 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
-from mmmtl.engine.optim_wrappers import balancer_monitor
 from mmmtl.engine.optim_wrappers.balancer_monitor import BalancerMonitor
 from mtl_fixtures import captured_log, random_batch, tiny_model_cfg
 
 
 @pytest.fixture
 def said(monkeypatch):
-    return captured_log(monkeypatch, balancer_monitor)
+    return captured_log(monkeypatch)
 
 
 def _model_and_wrapper(balancer, **kwargs):
@@ -89,9 +88,10 @@ def test_the_optim_wrapper_feeds_the_monitor(said):
     batch = random_batch(2)
     for _ in range(2):
         model.train_step(copy.deepcopy(batch), wrapper)
-    assert len(said) == 2, said
-    assert any("StaticWeighting: task 'seg'" in s for s in said)
-    assert any('StaticWeighting: clip_grad' in s for s in said)
+    warned = [s for s in said if s.startswith('StaticWeighting:')]
+    assert len(warned) == 2, said
+    assert any("StaticWeighting: task 'seg'" in s for s in warned)
+    assert any('StaticWeighting: clip_grad' in s for s in warned)
 
 
 def test_gradient_methods_log_each_tasks_gradient_norm():
