@@ -200,3 +200,12 @@ def runner_cfg(root, work_dir, max_iters=30, balancer='EqualWeighting',
 
 
 torch.set_num_threads(2)
+
+
+def balancing_wrapper(model, balancer='EqualWeighting', lr=0.01):
+    """A MultiTaskOptimWrapper (SGD) of ``model`` with ``balancer``."""
+    from mmengine.optim import build_optim_wrapper
+    return build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=lr), balancer=dict(type=balancer)))

@@ -6,12 +6,11 @@ import onnx
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
 
 from mmmtl.deployment import RawOutputModel
 from mmmtl.deployment.onnx_export import export_onnx
 from mmmtl.utils.task_selection import drop_auxiliary_metrics
-from mtl_fixtures import random_batch, tiny_model_cfg
+from mtl_fixtures import balancing_wrapper, random_batch, tiny_model_cfg
 
 
 def model_with_auxiliary_scene_task():
@@ -32,10 +31,7 @@ def labelled_batch(n=3):
 def test_auxiliary_task_is_trained_and_balanced():
     torch.manual_seed(0)
     model = model_with_auxiliary_scene_task()
-    wrapper = build_optim_wrapper(model, dict(
-        type='MultiTaskOptimWrapper',
-        constructor='MultiTaskOptimWrapperConstructor',
-        optimizer=dict(type='SGD', lr=0.1), balancer=dict(type='MGDA')))
+    wrapper = balancing_wrapper(model, 'MGDA', lr=0.1)
     before = model.tasks['scene'].fc.weight.detach().clone()
     logs = model.train_step(labelled_batch(), wrapper)
     assert 'scene.loss' in logs and 'weight.scene' in logs

@@ -1,4 +1,5 @@
 from .formatting import PackMultiTaskInputs
+from .image_label import SetImageLabel
 from .loading import LoadMultiTaskAnnotations
 
-__all__ = ['LoadMultiTaskAnnotations', 'PackMultiTaskInputs']
+__all__ = ['LoadMultiTaskAnnotations', 'PackMultiTaskInputs', 'SetImageLabel']
