@@ -17,18 +17,33 @@ the shared parameters (backbone, neck). Methods differ in what they read:
 * :class:`JacobianAggregator` reads the full ``T x P`` Jacobian and returns
   the ``P``-vector update (GradDrop, DB-MTL).
 
+A balancer is called like a module (modelled on torchjd's
+``Aggregator.__call__``): ``balancer(losses, tasks=None)``,
+``balancer(losses, gramian)`` or ``balancer(losses, jacobian)``. The call
+checks the inputs (naming the method and both sizes on a mismatch),
+detaches them, casts them (Gramians to float64 for the solvers), runs the
+method's hook (:meth:`LossWeighting.weigh`, :meth:`GramianWeighting.weigh`,
+:meth:`JacobianAggregator.aggregate`), checks the result's shape and casts
+it back to the losses' (or the Jacobian's) dtype and device. Hooks do none
+of this themselves.
+
 State a method keeps between steps (log-variances, loss histories, EMA
-targets, logits) lives in parameters, buffers or ``get_extra_state`` so that
-it is saved in checkpoints and restored on resume.
+targets, logits, its random generator) lives in parameters, buffers or
+``get_extra_state`` so that it is saved in checkpoints and restored on
+resume.
 
 The losses handed to a balancer are detached, already averaged over all
 ranks under distributed training, so every rank computes the same weights.
 """
+import contextlib
 from abc import ABCMeta, abstractmethod
-from typing import ClassVar, Optional, Sequence
+from typing import ClassVar, Iterator, List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
+
+from .checks import (check_loss_vector, check_matrix, check_output,
+                     check_positive_losses, check_task_positions)
 
 
 class Balancer(nn.Module, metaclass=ABCMeta):
@@ -38,6 +53,12 @@ class Balancer(nn.Module, metaclass=ABCMeta):
         num_tasks (int, optional): Number of tasks ``T``. Methods that keep
             per-task state need it; the optim wrapper passes it when it knows
             the tasks.
+        seed (int, optional): Only for methods that draw random numbers
+            (:attr:`uses_rng`): the seed of the balancer's own generator
+            (see :meth:`random_draws`). ``None``: torch's initial seed when
+            the balancer is built, which is mmengine's
+            ``randomness=dict(seed=...)`` (the Runner seeds torch before it
+            builds the optim wrapper; the same on every rank).
     """
 
     #: What the method reads besides the losses: ``'losses'``, ``'gramian'``
@@ -48,89 +69,190 @@ class Balancer(nn.Module, metaclass=ABCMeta):
     #: Whether the method can weigh a subset of the tasks (a step where
     #: some task has no labelled sample): because its rule treats whatever
     #: tasks it is given alike, or because its per-task weights can be
-    #: picked by task position (``LossWeighting.weigh_tasks``). Methods whose
+    #: picked by task position (the ``tasks`` argument). Methods whose
     #: state couples the tasks (loss histories, EMA targets, a joint
     #: solve) cannot: on such a step the optim wrapper sums the present
     #: tasks' losses, leaves their state untouched, and warns once.
     supports_task_subsets: ClassVar[bool] = True
+    #: The Jacobian mode the method is meant for (``'feature'`` or
+    #: ``'parameter'``), which the optim wrapper then uses whatever its own
+    #: ``jacobian_mode``; ``None``: the wrapper's.
+    jacobian_mode: ClassVar[Optional[str]] = None
+    #: Whether the method draws random numbers (then it has a generator,
+    #: see :meth:`random_draws`).
+    uses_rng: ClassVar[bool] = False
+    #: Whether the method needs finite, non-negative losses (it takes their
+    #: logarithms or ratios); see also :meth:`loss_floor`.
+    positive_losses: ClassVar[bool] = False
 
-    def __init__(self, num_tasks: Optional[int] = None) -> None:
+    def __init__(self, num_tasks: Optional[int] = None,
+                 seed: Optional[int] = None) -> None:
         super().__init__()
         self.num_tasks = num_tasks
+        if self.uses_rng:
+            self.seed = torch.initial_seed() if seed is None else int(seed)
+            gen = torch.Generator().manual_seed(self.seed)
+            # the generator's state: saved in checkpoints, so that a resumed
+            # run draws what the uninterrupted one would have
+            self.register_buffer('rng_state', gen.get_state())
 
-    def _check_losses(self, losses: Tensor) -> None:
-        if losses.dim() != 1:
-            raise ValueError(f'{type(self).__name__} expects a 1-D tensor of '
-                             f'task losses, got shape {tuple(losses.shape)}')
-        expected = self.num_tasks
-        if expected is not None and (
-                losses.numel() > expected or
-                (losses.numel() < expected and
-                 not self.supports_task_subsets)):
-            raise ValueError(f'{type(self).__name__} was built for '
-                             f'{self.num_tasks} tasks but got '
-                             f'{losses.numel()} losses')
+    @contextlib.contextmanager
+    def random_draws(self, device: Optional[torch.device] = None,
+                     global_stream: bool = False
+                     ) -> Iterator[torch.Generator]:
+        """One step's random draws, all from the balancer's own generator.
+
+        Yields that generator (a CPU ``torch.Generator``, for
+        ``torch.rand(..., generator=g)``); its state after the block is kept
+        in the ``rng_state`` buffer. ``global_stream=True``, for code that
+        draws from torch's default generators (torchjd's PCGrad, GradVac,
+        GradDrop): within the block they (CPU, and ``device``'s if it is a
+        CUDA device) are seeded with a number drawn from the generator, and
+        restored on exit, so the global stream is left as it was. Every rank
+        draws alike (same seed, same calls) and a resumed run continues the
+        same sequence.
+        """
+        if not self.uses_rng:
+            raise RuntimeError(f'{type(self).__name__} draws random numbers '
+                               f'but does not set `uses_rng = True`')
+        gen = torch.Generator()
+        gen.set_state(self.rng_state.cpu())
+        if global_stream:
+            seed = int(torch.randint(2**62, (), generator=gen))
+            with seeded_global_stream(seed, device):
+                yield gen
+        else:
+            yield gen
+        self.rng_state.copy_(gen.get_state())
+
+    def loss_floor(self) -> Optional[Tensor]:
+        """With :attr:`positive_losses`: what the losses must not fall
+        below (``None``: 0)."""
+        return None
+
+    def _check_losses(self, losses: Tensor,
+                      tasks: Optional[Sequence[int]] = None
+                      ) -> Optional[List[int]]:
+        """Check the losses (and task positions); return the positions, or
+        ``None`` when all tasks are present."""
+        check_loss_vector(self, losses, self.num_tasks,
+                          self.supports_task_subsets)
+        if self.positive_losses:
+            check_positive_losses(self, losses.detach(), self.loss_floor())
+        if tasks is None:
+            return None
+        tasks = [int(t) for t in tasks]
+        check_task_positions(self, tasks, losses.numel(), self.num_tasks)
+        if tasks == list(range(self.num_tasks or len(tasks))):
+            return None
+        return tasks
 
 
 class LossWeighting(Balancer):
     """Weights computed from the task losses alone.
 
-    Subclasses implement :meth:`weigh`. The combined objective is
-    ``sum_t w_t L_t + regularizer()``; weights may carry gradient (learnable
-    weights such as uncertainty weighting), in which case their parameters
-    are trained with the model's optimizer.
+    ``balancer(losses, tasks=None)`` returns the ``T`` weights; ``tasks``:
+    on a step where only some tasks have labelled samples, their positions
+    in the model's task order (``losses`` holds their losses, in that
+    order). Subclasses implement :meth:`weigh`. The combined objective is
+    ``sum_t w_t L_t + regularizer(tasks)``; weights may carry gradient
+    (learnable weights such as uncertainty weighting), in which case their
+    parameters are trained with the model's optimizer.
     """
 
     requires = 'losses'
     weights_heads = True
 
+    def forward(self, losses: Tensor,
+                tasks: Optional[Sequence[int]] = None) -> Tensor:
+        tasks = self._check_losses(losses, tasks)
+        weights = self.weigh(losses.detach(), tasks)
+        check_output(self, 'weights', weights, losses.numel())
+        return weights.to(device=losses.device, dtype=losses.dtype)
+
     @abstractmethod
-    def weigh(self, losses: Tensor) -> Tensor:
-        """Return the ``T`` task weights for detached losses ``losses`` (``T``)."""
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
+        """The hook: weights for the detached, checked ``losses``; ``tasks``
+        the present tasks' positions (``None``: all tasks). Methods whose
+        rule treats whatever tasks it is given alike ignore ``tasks``."""
 
     def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
-        """Weights on a step where only the tasks at positions ``tasks`` (in
-        the model's task order) have labelled samples; ``losses`` holds
-        their losses, in that order.
-
-        Called only when :attr:`supports_task_subsets`. The default,
-        :meth:`weigh`, suits methods whose rule treats whatever tasks it is
-        given alike (equal weights, RLW, GLS); methods with one weight per
-        task position override it.
-        """
-        return self.weigh(losses)
+        """``self(losses, tasks=tasks)``, for callers of the former API."""
+        return self(losses, tasks=tasks)
 
     def regularizer(self, tasks: Optional[Sequence[int]] = None
                     ) -> Optional[Tensor]:
         """Extra term added to the combined loss (``None`` if there is
-        none); ``tasks``: the present tasks' positions, as in
-        :meth:`weigh_tasks` (``None``: all tasks)."""
+        none); ``tasks``: the present tasks' positions (``None``: all)."""
         return None
 
 
 class GramianWeighting(Balancer):
     """Weights computed from the Gramian of the task gradients.
 
-    Subclasses implement :meth:`weigh`; the shared update is ``J^T w``.
+    ``balancer(losses, gramian)`` returns the ``T`` weights, in the losses'
+    dtype; the shared update is ``J^T w``. Subclasses implement
+    :meth:`weigh`, which is given float64 losses and Gramian.
     """
 
     requires = 'gramian'
     weights_heads = False
 
+    def forward(self, losses: Tensor, gramian: Tensor) -> Tensor:
+        self._check_losses(losses)
+        t = losses.numel()
+        check_matrix(self, 'Gramian', gramian, t, t)
+        weights = self.weigh(losses.detach().double(),
+                             gramian.detach().double())
+        check_output(self, 'weights', weights, t)
+        return weights.to(device=losses.device, dtype=losses.dtype)
+
     @abstractmethod
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
-        """Return ``T`` weights from the losses (``T``) and Gramian (``T x T``)."""
+        """The hook: ``T`` weights from float64 losses (``T``) and Gramian
+        (``T x T``)."""
 
 
 class JacobianAggregator(Balancer):
-    """Update computed from the full Jacobian of the task gradients."""
+    """Update computed from the full Jacobian of the task gradients.
+
+    ``balancer(losses, jacobian)`` returns the ``P``-vector update, in the
+    Jacobian's dtype. Subclasses implement :meth:`aggregate`.
+    """
 
     requires = 'jacobian'
     weights_heads = False
 
+    def forward(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+        self._check_losses(losses)
+        check_matrix(self, 'Jacobian', jacobian, losses.numel(), None)
+        update = self.aggregate(losses.detach(), jacobian.detach())
+        check_output(self, 'an update', update, jacobian.shape[1])
+        return update.to(jacobian.dtype)
+
     @abstractmethod
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
-        """Return the ``P``-vector update from losses (``T``) and Jacobian (``T x P``)."""
+        """The hook: the ``P``-vector update from the detached losses
+        (``T``) and Jacobian (``T x P``)."""
+
+
+@contextlib.contextmanager
+def seeded_global_stream(seed: int, device: Optional[torch.device] = None
+                         ) -> Iterator[None]:
+    """Within the block, torch's default generators (CPU, and ``device``'s
+    if it is a CUDA device) are seeded with ``seed``; their states are
+    restored on exit."""
+    cuda = device is not None and torch.device(device).type == 'cuda'
+    index = None
+    if cuda:
+        index = torch.device(device).index
+        index = torch.cuda.current_device() if index is None else index
+    with torch.random.fork_rng(devices=[index] if cuda else []):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
 
 
 def gramian_factor(gramian: Tensor) -> Tensor:

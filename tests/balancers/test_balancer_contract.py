@@ -65,11 +65,11 @@ def inputs(num_tasks, step, p=12):
 def run(bal, losses, J):
     """One step as the optim wrapper runs it; returns the shared update."""
     if bal.requires == 'losses':
-        w = bal.weigh(losses)
+        w = bal(losses)
         return w.detach() @ J
     if bal.requires == 'gramian':
-        return bal.weigh(losses, J @ J.T) @ J
-    return bal.aggregate(losses, J)
+        return bal(losses, J @ J.T) @ J
+    return bal(losses, J)
 
 
 def test_registered_names():
@@ -95,13 +95,13 @@ def test_any_number_of_tasks(name, num_tasks):
     for step in range(3):
         losses, J = inputs(num_tasks, step)
         if bal.requires == 'jacobian':
-            out = bal.aggregate(losses, J)
+            out = bal(losses, J)
             assert out.shape == (J.shape[1], )
         elif bal.requires == 'gramian':
-            out = bal.weigh(losses, J @ J.T)
+            out = bal(losses, J @ J.T)
             assert out.shape == (num_tasks, )
         else:
-            out = bal.weigh(losses)
+            out = bal(losses)
             assert out.shape == (num_tasks, )
         assert torch.isfinite(out).all(), (name, step)
         assert not out.requires_grad or name == 'UncertaintyWeighting'
@@ -134,7 +134,7 @@ def test_gramian_of_the_wrong_shape_names_the_method(name):
     bal = make(name, 3)
     losses, J = inputs(3, 0)
     with pytest.raises(ValueError, match=f'{name}.*3 x 3 Gramian'):
-        bal.weigh(losses, torch.eye(2, dtype=F64))
+        bal(losses, torch.eye(2, dtype=F64))
 
 
 def _saved_and_loaded(state_dict):
@@ -170,15 +170,6 @@ def test_state_dict_round_trip_restores_behaviour(name):
     assert differs == (name in STATEFUL), name
 
 
-def test_nash_mtl_state_is_saved_without_numpy_objects():
-    bal = make('NashMTL', 3)
-    run(bal, *inputs(3, 0))
-    extra = bal.state_dict()['_extra_state']
-    assert set(extra) == {'step', 'prvs_alpha', 'normalization_factor'}
-    assert isinstance(extra['prvs_alpha']['__ndarray__'], torch.Tensor)
-    assert extra['step'] == 1.0
-
-
 def test_fresh_stateful_balancers_load_a_checkpoint_of_a_fresh_one():
     # loading the state of a balancer that never ran (e.g. a checkpoint
     # written before the first step) works too
@@ -205,16 +196,85 @@ def test_missing_solver_names_the_extra(monkeypatch, hidden, names):
     make('MGDA', 2)                            # needs no solver
 
 
-def test_torchjd_own_dependency_check_is_reworded(monkeypatch):
-    # a dependency only torchjd checks still names mmmtl's extra
-    import torchjd._mixins as mixins
-    real = mixins.find_spec
-    monkeypatch.setattr(mixins, 'find_spec',
-                        lambda mod: None if mod == 'clarabel' else real(mod))
-    # (our own check would catch it first: leave it to torchjd's)
-    monkeypatch.setattr(BALANCERS.get('CAGrad'), 'solvers', ('cvxpy', ))
-    with pytest.raises(ImportError, match=r'CAGrad.*mmmtl\[solvers\]'):
-        make('CAGrad', 2)
+def test_torchjd_own_dependency_check_is_reworded():
+    # a dependency only torchjd checks (its ImportError at construction)
+    # still names mmmtl's extra
+    class Needy(adapter.TorchJDWeighting):
+
+        def __init__(self):
+            super().__init__()
+
+            def make():
+                raise ImportError("Needy requires ['clarabel'] to be "
+                                  "installed.")
+
+            self._build(make)
+
+    with pytest.raises(ImportError,
+                       match=r'Needy.*clarabel.*mmmtl\[solvers\]'):
+        Needy()
+
+
+def test_changed_torchjd_private_api_names_both_versions():
+    # GradVac's state lives in torchjd's private attributes: a torchjd
+    # object without them (as after an API change) gives an error naming
+    # the installed torchjd and the one mmmtl was written for
+    import torchjd.aggregation as tjd
+    bal = make('GradVac', 2)
+    object.__setattr__(bal, 'weighting', tjd.MeanWeighting())
+    with pytest.raises(RuntimeError) as err:
+        bal.state_dict()
+    msg = str(err.value)
+    assert 'torchjd 0.18.x' in msg and adapter.torchjd_version() in msg
+
+
+def test_inputs_are_checked_detached_and_cast_once():
+    losses = torch.tensor([1.0, 2.0], requires_grad=True)
+    J = torch.tensor([[1.0, 0.0], [0.5, 1.0]])
+    # Gramian methods: solved in float64, weights in the losses' dtype
+    w = make('IMTLG', 2)(losses, J @ J.T)
+    assert w.dtype == torch.float32 and not w.requires_grad
+    # loss weightings: the losses' dtype; learnable weights keep their grad
+    w = make('UncertaintyWeighting', 2)(losses.double())
+    assert w.dtype == F64 and w.requires_grad
+    assert not make('GLS', 2)(losses).requires_grad
+    # Jacobian aggregators: the Jacobian's dtype
+    assert make('DBMTL', 2)(losses, J.double()).dtype == F64
+    with pytest.raises(ValueError, match='DBMTL expects a 2 x P Jacobian'):
+        make('DBMTL', 2)(losses, J[0])
+    with pytest.raises(ValueError, match='IMTLG expects a 1-D tensor'):
+        make('IMTLG', 2)(losses[None], J @ J.T)
+
+
+def test_task_positions_are_checked():
+    bal = make('StaticWeighting', 3, weights=[1.0, 2.0, 3.0])
+    assert bal(torch.ones(2), tasks=[2, 0]).tolist() == [3.0, 1.0]
+    assert bal(torch.ones(3), tasks=[0, 1, 2]).tolist() == [1.0, 2.0, 3.0]
+    for tasks in ([1, 1], [0, 3], [-1, 0]):
+        with pytest.raises(ValueError, match='StaticWeighting: task pos'):
+            bal(torch.ones(2), tasks=tasks)
+    with pytest.raises(ValueError, match='FAMO was built for 2 tasks but '
+                       'got 1 losses'):
+        make('FAMO', 2)(torch.ones(1), tasks=[1])
+
+
+def test_a_hook_returning_the_wrong_shape_is_named():
+
+    class Broken(LossWeighting):
+
+        def weigh(self, losses, tasks=None):
+            return torch.ones(losses.numel() + 1)
+
+    with pytest.raises(RuntimeError, match=r'Broken returned weights of '
+                       r'shape \(3,\), expected \(2,\)'):
+        Broken()(torch.ones(2))
+
+
+def test_the_jacobian_mode_a_method_is_meant_for():
+    assert Balancer.jacobian_mode is None
+    assert BALANCERS.get('MGDA').jacobian_mode is None
+    assert BALANCERS.get('MGDAUB').jacobian_mode == 'feature'
+    assert BALANCERS.get('DBMTL').jacobian_mode == 'parameter'
 
 
 @pytest.mark.parametrize('name', ['PCGrad', 'GradVac', 'RLW', 'GradDrop'])

@@ -21,7 +21,7 @@ def update(bal, J, losses=None):
     """The shared update J^T w the optim wrapper would apply."""
     losses = torch.ones(J.shape[0], dtype=J.dtype) if losses is None \
         else losses
-    w = bal.weigh(losses, J @ J.T)
+    w = bal(losses, J @ J.T)
     assert w.shape == (J.shape[0], )
     return w.to(J) @ J
 
@@ -89,17 +89,18 @@ def test_ours_from_gramian_equals_torchjd_on_jacobian(J, case):
     ('PCGrad', lambda: tjd.PCGrad()),
     ('GradVac', lambda: tjd.GradVac(beta=0.5)),
 ])
-def test_random_order_methods_equal_torchjd_with_the_same_draws(name,
-                                                                make_ref):
-    # ours draws step k's task orders from seed + k; seeding torch's global
-    # RNG alike before each torchjd call gives torchjd the same orders
+def test_random_order_methods_equal_torchjd_with_the_same_draws(
+        name, make_ref, global_seeds):
+    # seeding torch's global RNG as the balancer does before each torchjd
+    # call gives torchjd the same orders
     g = torch.Generator().manual_seed(1)
     ours, ref = b(name, num_tasks=4, seed=5), make_ref()
+    seeds = global_seeds(5)
     for k in range(3):
         Jk = torch.randn(4, 30, dtype=F64, generator=g)
         Jk[1] = -Jk[0] + 0.3 * Jk[1]         # make sure some pairs conflict
         got = update(ours, Jk)
-        torch.manual_seed(5 + k)
+        torch.manual_seed(next(seeds))
         torch.testing.assert_close(got, ref(Jk), rtol=1e-7, atol=1e-7)
 
 
@@ -124,14 +125,21 @@ def test_pcgrad_leaves_non_conflicting_gradients_alone():
     torch.testing.assert_close(update(b('PCGrad'), J), t(2.0, 1.0))
 
 
-def test_pcgrad_seed_none_uses_the_global_stream():
-    p = b('PCGrad', seed=None)
-    assert not hasattr(p, 'rng_step') or int(p.rng_step) == 0
-    J = torch.randn(4, 8, dtype=F64)
-    torch.manual_seed(3)
-    a = update(p, J)
-    torch.manual_seed(3)
-    torch.testing.assert_close(update(p, J), a)
+def test_pcgrad_default_seed_is_mmengines():
+    # no seed: torch's initial seed at build time, i.e. the one mmengine's
+    # randomness.seed set (torch.manual_seed) before the wrapper is built
+    torch.manual_seed(11)
+    default, eleven, twelve = b('PCGrad'), b('PCGrad', seed=11), \
+        b('PCGrad', seed=12)
+    g = torch.Generator().manual_seed(0)
+    differs = False
+    for _ in range(6):
+        J = torch.randn(4, 8, dtype=F64, generator=g)
+        J[1] = -J[0] + 0.3 * J[1]
+        want = update(eleven, J)
+        torch.testing.assert_close(update(default, J), want)
+        differs |= not torch.allclose(update(twelve, J), want)
+    assert differs                  # the order (hence the seed) matters
 
 
 # ----------------------------------------------------------------------
@@ -273,7 +281,7 @@ def test_imtlg_by_hand():
 
 def test_imtlg_equal_projections_on_unit_gradients(J):
     bal = b('IMTLG')
-    w = bal.weigh(torch.ones(3, dtype=F64), J @ J.T)
+    w = bal(torch.ones(3, dtype=F64), J @ J.T)
     torch.testing.assert_close(w.sum(), torch.tensor(1.0, dtype=F64))
     proj = (J / J.norm(dim=1, keepdim=True)) @ (w @ J)
     torch.testing.assert_close(proj, proj[0].expand(3))
@@ -294,7 +302,7 @@ def test_aligned_mtl_gradients_have_condition_number_one(J):
     # gradients B J have Gramian B G B = lambda_min I
     G = J @ J.T
     B = torch.stack([
-        b('AlignedMTL', pref_vector=torch.eye(3)[k].tolist()).weigh(
+        b('AlignedMTL', pref_vector=torch.eye(3)[k].tolist())(
             torch.ones(3, dtype=F64), G) for k in range(3)
     ], dim=1)
     lam_min = torch.linalg.eigvalsh(G).min()
@@ -322,7 +330,7 @@ def test_fairgrad_orthogonal_case_by_hand(alpha):
 
 def test_fairgrad_satisfies_its_optimality_condition(J):
     G = J @ J.T
-    w = b('FairGrad', alpha=1.0, update_scale='paper').weigh(
+    w = b('FairGrad', alpha=1.0, update_scale='paper')(
         torch.ones(3, dtype=F64), G)
     torch.testing.assert_close(G @ w, 1 / w, rtol=1e-4, atol=1e-5)
 
@@ -339,7 +347,7 @@ def test_nash_mtl_orthogonal_case_and_bargaining_condition(J):
         t(4 / 3, 4 / 3), rtol=1e-3, atol=1e-3)
     # random gradients: alpha * (G alpha) is the same for every task
     G = J @ J.T
-    a = b('NashMTL', num_tasks=3, max_norm=0.0, update_scale='paper').weigh(
+    a = b('NashMTL', num_tasks=3, max_norm=0.0, update_scale='paper')(
         torch.ones(3, dtype=F64), G)
     prod = a * (G @ a)
     torch.testing.assert_close(prod, prod.mean().expand(3), rtol=1e-3,
@@ -396,5 +404,5 @@ def test_float32_gramian_and_preference_vector_mix():
     J = t([2.0, 0.0], [0.0, 1.0]).float()
     for name in ('AlignedMTL', 'UPGrad', 'DualProj', 'ConFIG'):
         bal = b(name, pref_vector=[0.5, 0.5])
-        w = bal.weigh(torch.ones(2), J @ J.T)
+        w = bal(torch.ones(2), J @ J.T)
         assert w.dtype == torch.float32 and torch.isfinite(w).all(), name

@@ -61,8 +61,8 @@ def weights(method: str, gramian: torch.Tensor, kwargs: dict):
                               **kwargs))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        return bal.weigh(torch.ones(gramian.shape[0], dtype=gramian.dtype),
-                         gramian)
+        return bal(torch.ones(gramian.shape[0], dtype=gramian.dtype),
+                   gramian)
 
 
 def analyse(method: str, gramian: torch.Tensor, kwargs: dict) -> str:
@@ -121,7 +121,7 @@ def replay(path: str, methods, kwargs: dict, window: int) -> None:
                                   **kwargs))
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            ws = [bal.weigh(torch.ones(len(tasks), dtype=torch.float64), g)
+            ws = [bal(torch.ones(len(tasks), dtype=torch.float64), g)
                   for _, g in steps]
         for start in range(0, len(steps), window):
             part = range(start, min(start + window, len(steps)))

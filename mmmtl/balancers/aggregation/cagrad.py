@@ -1,6 +1,8 @@
 """Conflict-Averse Gradient descent (Liu et al., 2021)."""
 from typing import Optional
 
+from torchjd.aggregation import CAGradWeighting
+
 from mmmtl.registry import BALANCERS
 from .torchjd_adapter import TorchJDWeighting
 
@@ -47,9 +49,4 @@ class CAGrad(TorchJDWeighting):
                  num_tasks: Optional[int] = None,
                  update_scale: Optional[str] = None) -> None:
         super().__init__(num_tasks=num_tasks, update_scale=update_scale)
-
-        def make():
-            from torchjd.aggregation import CAGradWeighting
-            return CAGradWeighting(c=c, norm_eps=norm_eps)
-
-        self._build(make)
+        self._build(lambda: CAGradWeighting(c=c, norm_eps=norm_eps))

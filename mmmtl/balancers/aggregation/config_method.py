@@ -3,6 +3,7 @@ from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
+from torchjd.aggregation import ConFIG as TorchJDConFIG
 
 from mmmtl.registry import BALANCERS
 from ._pref import pref_tensor
@@ -49,12 +50,7 @@ class ConFIG(TorchJDWeighting):
                  update_scale: Optional[str] = None) -> None:
         super().__init__(num_tasks=num_tasks, update_scale=update_scale)
         pref = pref_tensor('ConFIG', pref_vector, num_tasks)
-
-        def make():
-            from torchjd.aggregation import ConFIG as TorchJDConFIG
-            return TorchJDConFIG(pref)
-
-        self._build(make)
+        self._build(lambda: TorchJDConFIG(pref))
 
     def _solve(self, gramian: Tensor) -> Tensor:
         m = _truncated_factor(gramian)

@@ -7,7 +7,6 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import JacobianAggregator
-from ..weighting._checks import check_positive_losses
 
 
 @BALANCERS.register_module()
@@ -56,6 +55,7 @@ class DBMTL(JacobianAggregator):
     """
 
     supports_task_subsets = False
+    positive_losses = True
     #: Read by MultiTaskOptimWrapper: average parameter gradients.
     jacobian_mode = 'parameter'
 
@@ -79,13 +79,6 @@ class DBMTL(JacobianAggregator):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
-        self._check_losses(losses)
-        t = losses.numel()
-        if jacobian.dim() != 2 or jacobian.shape[0] != t:
-            raise ValueError(f'DBMTL expects a {t} x P Jacobian for {t} '
-                             f'losses, got shape {tuple(jacobian.shape)}')
-        check_positive_losses(self, losses)
-        jacobian = jacobian.detach()
         if self.ema is not None and self.ema.shape != jacobian.shape:
             warnings.warn(f'DBMTL: the Jacobian changed shape from '
                           f'{tuple(self.ema.shape)} to '
@@ -102,7 +95,7 @@ class DBMTL(JacobianAggregator):
         beta_k = self.beta / float(self.step)**self.beta_sigma
         # ema <- beta_k ema + (1 - beta_k) g_t / (L_t + eps), in place (no
         # T x P temporary for the log-loss gradients)
-        coeff = (1 - beta_k) / (losses.detach().to(jacobian) + self.eps)
+        coeff = (1 - beta_k) / (losses.to(jacobian) + self.eps)
         self.ema.mul_(beta_k).addcmul_(jacobian, coeff.unsqueeze(1))
         norms = self.ema.norm(dim=1)
         scale = norms.max() / (norms + self.eps)

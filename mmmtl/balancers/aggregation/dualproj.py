@@ -1,6 +1,9 @@
 """DualProj (Quinton & Rey, 2024)."""
 from typing import Optional, Sequence
 
+from torchjd.aggregation import DualProjWeighting
+from torchjd.linalg import QuadprogProjector
+
 from mmmtl.registry import BALANCERS
 from ._pref import pref_tensor
 from .torchjd_adapter import TorchJDWeighting
@@ -44,8 +47,6 @@ class DualProj(TorchJDWeighting):
         pref = pref_tensor('DualProj', pref_vector, num_tasks)
 
         def make():
-            from torchjd.aggregation import DualProjWeighting
-            from torchjd.linalg import QuadprogProjector
             return DualProjWeighting(pref, projector=QuadprogProjector(
                 norm_eps=norm_eps, reg_eps=reg_eps))
 

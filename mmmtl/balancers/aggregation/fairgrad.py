@@ -2,6 +2,7 @@
 from typing import Optional
 
 from torch import Tensor
+from torchjd.aggregation import FairGradWeighting
 
 from mmmtl.registry import BALANCERS
 from ._bargaining import bargaining_residual, solve_bargaining
@@ -62,12 +63,8 @@ class FairGrad(TorchJDWeighting):
                              f'alpha={alpha}, tol={tol}')
         self.alpha, self.tol = alpha, tol
         self.weight_degree = -alpha / (1 + alpha)
-
-        def make():
-            from torchjd.aggregation import FairGradWeighting
-            return FairGradWeighting(alpha=alpha, max_iters=max_iters)
-
-        self._build(make)
+        self._build(lambda: FairGradWeighting(alpha=alpha,
+                                              max_iters=max_iters))
 
     def _solve(self, gramian: Tensor) -> Tensor:
         weights = self.weighting(gramian)

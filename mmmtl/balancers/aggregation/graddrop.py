@@ -7,7 +7,6 @@ from torchjd.aggregation import GradDrop as TorchJDGradDrop
 
 from mmmtl.registry import BALANCERS
 from ..base import JacobianAggregator
-from .torchjd_adapter import seeded_rng
 
 
 @BALANCERS.register_module()
@@ -33,18 +32,18 @@ class GradDrop(JacobianAggregator):
     Args:
         leak (float | Sequence[float], optional): :math:`\ell`, one value
             for all tasks or one per task. Default: no leak.
-        seed (int, optional): An int: step ``k``'s draws come from a
-            generator seeded with ``seed + k`` (step kept in the state), so
-            a resumed run repeats the uninterrupted one. ``None`` (default):
-            torch's global RNG (in feature mode every rank masks its own
-            samples' gradients, so independent draws per rank are natural).
+        seed (int, optional): Seed of the draws (see
+            :class:`~mmmtl.balancers.Balancer`); default: mmengine's. A
+            resumed run draws what the uninterrupted one would have.
         num_tasks (int, optional): Number of tasks.
     """
+
+    uses_rng = True
 
     def __init__(self, leak: Optional[Union[float, Sequence[float]]] = None,
                  seed: Optional[int] = None,
                  num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+        super().__init__(num_tasks=num_tasks, seed=seed)
         if leak is not None:
             leak_t = torch.as_tensor(leak, dtype=torch.float64)
             if leak_t.dim() > 1 or ((leak_t < 0) | (leak_t > 1)).any():
@@ -56,15 +55,9 @@ class GradDrop(JacobianAggregator):
                                  f'for {num_tasks} tasks')
             leak = leak_t
         self.leak = leak
-        self.seed = seed
-        self.register_buffer('rng_step', torch.zeros((), dtype=torch.long))
 
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
-        self._check_losses(losses)
         t = losses.numel()
-        if jacobian.dim() != 2 or jacobian.shape[0] != t:
-            raise ValueError(f'GradDrop expects a {t} x P Jacobian for {t} '
-                             f'losses, got shape {tuple(jacobian.shape)}')
         leak = None
         if self.leak is not None:
             leak = self.leak.expand(t) if self.leak.dim() == 0 else self.leak
@@ -73,7 +66,5 @@ class GradDrop(JacobianAggregator):
                                  f'{t} tasks')
             leak = leak.to(jacobian)
         aggregator = TorchJDGradDrop(leak=leak)
-        with seeded_rng(self.seed, int(self.rng_step), jacobian.device):
-            update = aggregator(jacobian.detach())
-        self.rng_step += 1
-        return update
+        with self.random_draws(jacobian.device, global_stream=True):
+            return aggregator(jacobian)

@@ -4,7 +4,7 @@ from typing import Optional
 from torchjd.aggregation import GradVacWeighting
 
 from mmmtl.registry import BALANCERS
-from .torchjd_adapter import TorchJDWeighting
+from .torchjd_adapter import GRADVAC_STATE, TorchJDWeighting
 
 
 @BALANCERS.register_module()
@@ -38,7 +38,7 @@ class GradVac(TorchJDWeighting):
             LibMTL's default).
         eps (float): Added to denominators. Default 1e-8.
         seed (int, optional): Seed of the task orders (see
-            :class:`TorchJDWeighting`). Default 0.
+            :class:`~mmmtl.balancers.Balancer`); default: mmengine's.
         num_tasks (int, optional): Number of tasks (the targets are sized
             on the first step).
         update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
@@ -47,10 +47,10 @@ class GradVac(TorchJDWeighting):
 
     supports_task_subsets = False
     uses_rng = True
-    torchjd_state = ('_phi_t', '_state_key')
+    torchjd_state = GRADVAC_STATE
 
     def __init__(self, beta: float = 0.5, eps: float = 1e-8,
-                 seed: Optional[int] = 0,
+                 seed: Optional[int] = None,
                  num_tasks: Optional[int] = None,
                  update_scale: Optional[str] = None) -> None:
         super().__init__(num_tasks=num_tasks, seed=seed,

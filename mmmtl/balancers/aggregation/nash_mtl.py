@@ -6,9 +6,11 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import gramian_factor
-from ..weighting._checks import require_num_tasks
+from ..checks import require_num_tasks
 from ._bargaining import bargaining_residual, solve_bargaining
-from .torchjd_adapter import TorchJDWeighting
+from .torchjd_adapter import (NASH_MTL_STATE, TorchJDWeighting,
+                              nash_mtl_solves_now, nash_mtl_weighting,
+                              rebuild_nash_mtl_problem, set_nash_mtl_start)
 
 
 @BALANCERS.register_module()
@@ -28,7 +30,7 @@ class NashMTL(TorchJDWeighting):
     i.e. every task's improvement :math:`g_t^\top g` times its weight is the
     same (for orthogonal gradients :math:`\alpha_t = 1/\|g_t\|`). It is found
     by the paper's sequence of convex approximations (torchjd's
-    ``_NashMTLWeighting``, cvxpy/ECOS), started from the previous step's
+    ``NashMTL``, cvxpy/ECOS), started from the previous step's
     solution, on :math:`G/s` (:math:`s` the mean of :math:`G`'s diagonal) and
     mapped back by :math:`\alpha(G) = \alpha(G/s)/\sqrt s`. When that
     solution misses :math:`G\alpha = 1/\alpha` by more than ``tol`` (a
@@ -71,7 +73,7 @@ class NashMTL(TorchJDWeighting):
 
     supports_task_subsets = False
     solvers = ('cvxpy', 'ecos')
-    torchjd_state = ('step', 'prvs_alpha', 'normalization_factor')
+    torchjd_state = NASH_MTL_STATE
     weight_degree = -0.5
     default_update_scale = 'sum'
 
@@ -86,20 +88,13 @@ class NashMTL(TorchJDWeighting):
                              f'max_norm={max_norm}, tol={tol}')
         self.max_norm, self.tol = max_norm, tol
 
-        def make():
-            from torchjd.aggregation._nash_mtl import _NashMTLWeighting
-
-            # clipped here, on the real scale (see _paper_weights)
-            return _NashMTLWeighting(
-                n_tasks=n, max_norm=0.0,
-                update_weights_every=update_weights_every,
-                optim_niter=optim_niter)
-
-        self._build(make)
+        # clipped here, on the real scale (see _paper_weights)
+        self._build(lambda: nash_mtl_weighting(n, update_weights_every,
+                                               optim_niter))
 
     def _solve(self, gramian: Tensor) -> Tensor:
         nash = self.weighting
-        solving = nash.step % nash.update_weights_every == 0
+        solving = nash_mtl_solves_now(nash)
         with warnings.catch_warnings():
             # cvxpy notes on every new problem that it is not DPP (it is
             # rebuilt on resume only), and ECOS's inaccurate solutions are
@@ -111,7 +106,7 @@ class NashMTL(TorchJDWeighting):
         if solving and residual > self.tol:
             alpha = solve_bargaining(gramian, 1.0, start=alpha)
             # the next step starts from a valid point
-            nash.prvs_alpha = alpha.detach().cpu().double().numpy()
+            set_nash_mtl_start(nash, alpha)
             self._warn_fallback(
                 f'the convex approximations missed G a = 1/a by '
                 f'{residual:.3g} (max_t |a_t (G a)_t - 1|); used a Newton '
@@ -129,7 +124,4 @@ class NashMTL(TorchJDWeighting):
 
     def set_extra_state(self, state: Optional[Dict[str, Any]]) -> None:
         super().set_extra_state(state)
-        if self.weighting.step > 0:
-            # torchjd builds the cvxpy problem on its first step only: build
-            # it for the restored state, as the uninterrupted run has it
-            self.weighting._init_optim_problem()
+        rebuild_nash_mtl_problem(self.weighting)

@@ -31,8 +31,8 @@ class PCGrad(TorchJDWeighting):
 
     Args:
         seed (int, optional): Seed of the task orders (see
-            :class:`TorchJDWeighting`); ``None``: torch's global RNG.
-            Default 0, so that all ranks project in the same order.
+            :class:`~mmmtl.balancers.Balancer`); default: mmengine's. All
+            ranks project in the same order.
         num_tasks (int, optional): Number of tasks.
         update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
@@ -40,7 +40,7 @@ class PCGrad(TorchJDWeighting):
 
     uses_rng = True
 
-    def __init__(self, seed: Optional[int] = 0,
+    def __init__(self, seed: Optional[int] = None,
                  num_tasks: Optional[int] = None,
                  update_scale: Optional[str] = None) -> None:
         super().__init__(num_tasks=num_tasks, seed=seed,

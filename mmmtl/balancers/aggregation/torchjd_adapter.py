@@ -1,19 +1,17 @@
-"""The shared adapter of the gradient methods whose weights torchjd computes.
+"""The adapter between mmmtl's balancers and torchjd.
 
-torchjd (0.18.0) implements most Gramian-based methods as a
-``Weighting``: a callable ``G -> w`` on the ``T x T`` Gramian. Each mmmtl
-method wraps one in :class:`TorchJDWeighting` and only states the paper, the
-rule and its hyper-parameters. The adapter adds what mmmtl needs on top:
+torchjd (0.18) implements most Gramian-based methods as a ``Weighting``: a
+callable ``G -> w`` on the ``T x T`` Gramian. Each mmmtl method wraps one in
+:class:`TorchJDWeighting` and only states the paper, the rule and its
+hyper-parameters. The adapter adds what mmmtl needs on top:
 
-* input checks that name the method (number of losses, Gramian shape);
 * an ``ImportError`` naming ``mmmtl[solvers]`` when a solver is missing;
 * checkpointing of the state torchjd keeps between steps as plain
   attributes (GradVac's cosine targets, Nash-MTL's previous solution),
   through ``get_extra_state``/``set_extra_state``, in a form that loads
   with ``torch.load(weights_only=True)``;
-* optionally, random draws (PCGrad's and GradVac's task orders) from a
-  generator seeded with ``seed + step``, so that every rank draws the same
-  order and a resumed run draws what the uninterrupted one would have;
+* random draws (PCGrad's and GradVac's task orders) from the balancer's own
+  seeded generator (:meth:`Balancer.random_draws`);
 * scale: the torchjd object always sees ``G / s``, ``s`` the mean of
   ``G``'s diagonal (the mean squared gradient norm), and its weights are
   mapped back by ``s ** weight_degree``, the way the method's rule follows
@@ -24,10 +22,18 @@ rule and its hyper-parameters. The adapter adds what mmmtl needs on top:
   into no update at all, or into a failed solve;
 * ``update_scale``: the paper's weights, or the same direction rescaled
   (see :func:`rescale_weights`).
+
+This module is also the only place in mmmtl that touches torchjd's private
+API (names torchjd does not document: the attributes holding a weighting's
+state, Nash-MTL's problem rebuild). Each such use goes through
+:func:`private_api`, which turns a change of that API into an error naming
+the installed torchjd version and the one mmmtl was written for. Everything
+else imports torchjd's public names: ``from torchjd.aggregation import X``.
 """
 import contextlib
 import logging
 import math
+from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from typing import Any, Callable, ClassVar, Dict, Iterator, Optional, Tuple
 
@@ -35,6 +41,7 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
+from torchjd.aggregation import NashMTL
 
 from ..base import GramianWeighting
 
@@ -82,26 +89,6 @@ def check_solvers(method: str, modules: Tuple[str, ...]) -> None:
                           f'installed; {SOLVERS_HINT}')
 
 
-@contextlib.contextmanager
-def seeded_rng(seed: Optional[int], step: int,
-               device: torch.device) -> Iterator[None]:
-    """Within the block, torch's default generators (CPU, and ``device``'s
-    if it is a CUDA device) are seeded with ``seed + step``; their previous
-    states are restored on exit, so the global random stream is untouched.
-    ``seed=None``: a no-op (the block draws from the global stream)."""
-    if seed is None:
-        yield
-        return
-    cuda = device.type == 'cuda'
-    index = (device.index if device.index is not None else
-             torch.cuda.current_device()) if cuda else None
-    with torch.random.fork_rng(devices=[index] if cuda else []):
-        torch.default_generator.manual_seed(seed + step)
-        if cuda:
-            torch.cuda.default_generators[index].manual_seed(seed + step)
-        yield
-
-
 def _encode(value: Any) -> Any:
     """A copy of ``value`` that ``torch.load(weights_only=True)`` accepts
     (numpy arrays become tagged tensors)."""
@@ -134,6 +121,89 @@ def _decode(value: Any) -> Any:
     return value
 
 
+
+# ----------------------------------------------------------------------
+# torchjd's private API: every use in mmmtl is below
+# ----------------------------------------------------------------------
+#: The torchjd release whose private API this module was written for.
+TORCHJD_EXPECTED = '0.18'
+#: GradVacWeighting's attributes holding its state (the cosine targets).
+GRADVAC_STATE = ('_phi_t', '_state_key')
+#: Nash-MTL's weighting's attributes holding its state (step count,
+#: previous solution and normalisation).
+NASH_MTL_STATE = ('step', 'prvs_alpha', 'normalization_factor')
+
+
+def torchjd_version() -> str:
+    try:
+        return version('torchjd')
+    except PackageNotFoundError:
+        return 'unknown'
+
+
+@contextlib.contextmanager
+def private_api(what: str) -> Iterator[None]:
+    """Within the block, a missing attribute or module of torchjd becomes a
+    ``RuntimeError`` that names ``what``, the installed torchjd version and
+    the expected one."""
+    try:
+        yield
+    except (AttributeError, ImportError) as e:
+        raise RuntimeError(
+            f"mmmtl uses torchjd's {what}, which is private API, written for "
+            f'torchjd {TORCHJD_EXPECTED}.x; the installed torchjd is '
+            f'{torchjd_version()}, where it changed ({e}). Install '
+            f'torchjd~={TORCHJD_EXPECTED}.0, or port '
+            f'mmmtl/balancers/aggregation/torchjd_adapter.py') from e
+
+
+def nash_mtl_weighting(n_tasks: int, update_weights_every: int,
+                       optim_niter: int) -> nn.Module:
+    """torchjd's Nash-MTL weighting (of a matrix), unclipped."""
+    with private_api('NashMTL.weighting'):
+        return NashMTL(n_tasks=n_tasks, max_norm=0.0,
+                       update_weights_every=update_weights_every,
+                       optim_niter=optim_niter).weighting
+
+
+def nash_mtl_solves_now(weighting: nn.Module) -> bool:
+    """Whether this step of Nash-MTL's weighting solves (or reuses)."""
+    with private_api('the step counter of NashMTL\'s weighting'):
+        return weighting.step % weighting.update_weights_every == 0
+
+
+def set_nash_mtl_start(weighting: nn.Module, alpha: Tensor) -> None:
+    """Start Nash-MTL's next solve from ``alpha``."""
+    with private_api('the warm start of NashMTL\'s weighting'):
+        weighting.prvs_alpha = alpha.detach().cpu().double().numpy()
+
+
+def rebuild_nash_mtl_problem(weighting: nn.Module) -> None:
+    """torchjd builds Nash-MTL's cvxpy problem on its first step only:
+    build it for a restored state, as the uninterrupted run has it."""
+    with private_api('NashMTL\'s problem rebuild'):
+        if weighting.step > 0:
+            weighting._init_optim_problem()
+
+
+def get_torchjd_state(weighting: Any, names: Tuple[str, ...]
+                      ) -> Dict[str, Any]:
+    with private_api(f'state attributes {names} of '
+                     f'{type(weighting).__name__}'):
+        return {name: _encode(getattr(weighting, name)) for name in names}
+
+
+def set_torchjd_state(weighting: Any, names: Tuple[str, ...],
+                      state: Dict[str, Any]) -> None:
+    with private_api(f'state attributes {names} of '
+                     f'{type(weighting).__name__}'):
+        for name in names:
+            getattr(weighting, name)        # still there?
+        for name, value in state.items():
+            if name in names:
+                setattr(weighting, name, _decode(value))
+
+
 class TorchJDWeighting(GramianWeighting):
     """A :class:`GramianWeighting` whose weights come from a torchjd object.
 
@@ -153,20 +223,15 @@ class TorchJDWeighting(GramianWeighting):
     Args:
         num_tasks (int, optional): Number of tasks ``T``.
         seed (int, optional): Only for methods that draw random numbers
-            (:attr:`uses_rng`). An int: step ``k``'s draws come from torch's
-            default generator seeded with ``seed + k`` (the step is kept in
-            the ``rng_step`` buffer), restored afterwards, so all ranks draw
-            alike and a resumed run continues the same sequence. ``None``:
-            draw from torch's global random stream, as torchjd does.
+            (:attr:`uses_rng`): see :class:`Balancer`.
         update_scale (str, optional): ``'paper'``, ``'sum'`` or ``'norm'``
             (see :func:`rescale_weights`); default
             :attr:`default_update_scale`.
     """
 
-    #: Attributes of the torchjd object that hold state between steps.
+    #: Attributes of the torchjd object that hold state between steps
+    #: (names from this module: they are private to torchjd).
     torchjd_state: ClassVar[Tuple[str, ...]] = ()
-    #: Whether the torchjd object draws random numbers.
-    uses_rng: ClassVar[bool] = False
     #: Modules the torchjd object needs beyond torch (from mmmtl[solvers]).
     solvers: ClassVar[Tuple[str, ...]] = ()
     #: ``d`` in ``w(c G) = c^d w(G)`` for the method's rule: 0 for weights
@@ -178,14 +243,10 @@ class TorchJDWeighting(GramianWeighting):
     def __init__(self, num_tasks: Optional[int] = None,
                  seed: Optional[int] = None,
                  update_scale: Optional[str] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
-        self.seed = seed
+        super().__init__(num_tasks=num_tasks, seed=seed)
         self.update_scale = check_update_scale(
             type(self).__name__, update_scale or self.default_update_scale)
         self._fallbacks = 0
-        if self.uses_rng:
-            self.register_buffer('rng_step',
-                                 torch.zeros((), dtype=torch.long))
 
     def _build(self, factory: Callable[[], nn.Module]) -> None:
         """Build the torchjd object, turning a missing solver into an
@@ -198,13 +259,6 @@ class TorchJDWeighting(GramianWeighting):
             raise ImportError(f'{name}: {e}; {SOLVERS_HINT}') from e
         # plain attribute, not a submodule: see the class docstring
         object.__setattr__(self, 'weighting', weighting)
-
-    def _check_gramian(self, losses: Tensor, gramian: Tensor) -> None:
-        t = losses.numel()
-        if gramian.shape != (t, t):
-            raise ValueError(f'{type(self).__name__} expects a {t} x {t} '
-                             f'Gramian for {t} losses, got shape '
-                             f'{tuple(gramian.shape)}')
 
     def _solve(self, gramian: Tensor) -> Tensor:
         """Weights from the Gramian (overridden by matrix-only methods)."""
@@ -219,9 +273,6 @@ class TorchJDWeighting(GramianWeighting):
             self.weighting.pref_vector = pref.to(ref)
 
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
-        self._check_losses(losses)
-        self._check_gramian(losses, gramian)
-        gramian = gramian.detach()
         self._match_pref_vector(gramian)
         weights = self._paper_weights(gramian)
         return rescale_weights(weights, gramian, self.update_scale)
@@ -239,10 +290,8 @@ class TorchJDWeighting(GramianWeighting):
     def _seeded_solve(self, gramian: Tensor) -> Tensor:
         if not self.uses_rng:
             return self._solve(gramian)
-        with seeded_rng(self.seed, int(self.rng_step), gramian.device):
-            weights = self._solve(gramian)
-        self.rng_step += 1
-        return weights
+        with self.random_draws(gramian.device, global_stream=True):
+            return self._solve(gramian)
 
     def _warn_fallback(self, what: str) -> None:
         """Log a failed solve: the 1st, 10th, 100th... time."""
@@ -257,10 +306,7 @@ class TorchJDWeighting(GramianWeighting):
             f'update_scale={self.update_scale!r}'
 
     def get_extra_state(self) -> Dict[str, Any]:
-        return {name: _encode(getattr(self.weighting, name))
-                for name in self.torchjd_state}
+        return get_torchjd_state(self.weighting, self.torchjd_state)
 
     def set_extra_state(self, state: Optional[Dict[str, Any]]) -> None:
-        for name, value in (state or {}).items():
-            if name in self.torchjd_state:
-                setattr(self.weighting, name, _decode(value))
+        set_torchjd_state(self.weighting, self.torchjd_state, state or {})

@@ -1,6 +1,9 @@
 """UPGrad (Quinton & Rey, 2024)."""
 from typing import Optional, Sequence
 
+from torchjd.aggregation import UPGradWeighting
+from torchjd.linalg import QuadprogProjector
+
 from mmmtl.registry import BALANCERS
 from ._pref import pref_tensor
 from .torchjd_adapter import TorchJDWeighting
@@ -54,8 +57,6 @@ class UPGrad(TorchJDWeighting):
         pref = pref_tensor('UPGrad', pref_vector, num_tasks)
 
         def make():
-            from torchjd.aggregation import UPGradWeighting
-            from torchjd.linalg import QuadprogProjector
             return UPGradWeighting(pref, projector=QuadprogProjector(
                 norm_eps=norm_eps, reg_eps=reg_eps))
 

@@ -1,12 +1,12 @@
 """Dynamic Weight Average (Liu, Johns & Davison, 2019)."""
-from typing import Optional, Sequence
+from typing import List, Optional
 
 import torch
 from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
-from ._checks import require_num_tasks
+from ..checks import require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -67,16 +67,10 @@ class DWA(LossWeighting):
                                         dtype=torch.float64))
         self.register_buffer('periods', torch.zeros((), dtype=torch.long))
 
-    def weigh(self, losses: Tensor) -> Tensor:
-        return self.weigh_tasks(losses, range(self.running_sum.numel()))
-
-    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
-        self._check_losses(losses)
-        tasks = list(tasks)
-        if len(tasks) != losses.numel():
-            raise ValueError(f'DWA: {len(tasks)} task positions for '
-                             f'{losses.numel()} task losses')
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
         n = self.running_sum.numel()
+        tasks = list(range(n)) if tasks is None else tasks
         if int(self.periods) >= 2:
             ratio = self.period_means[1] / self.period_means[0].clamp(
                 min=torch.finfo(torch.float64).tiny)
@@ -85,7 +79,7 @@ class DWA(LossWeighting):
         else:
             weights = torch.ones_like(self.running_sum)
         # this step's losses count toward the current period
-        self.running_sum[tasks] += losses.detach().to(self.running_sum)
+        self.running_sum[tasks] += losses.to(self.running_sum)
         self.running_count[tasks] += 1
         self.count += 1
         if int(self.count) == self.interval:
@@ -99,4 +93,4 @@ class DWA(LossWeighting):
             self.running_count.zero_()
             self.count.zero_()
             self.periods += 1
-        return weights[tasks].to(device=losses.device, dtype=losses.dtype)
+        return weights[tasks]

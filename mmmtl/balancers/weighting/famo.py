@@ -1,12 +1,12 @@
 """FAMO: Fast Adaptive Multitask Optimization (Liu et al., 2023)."""
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
-from ._checks import check_positive_losses, require_num_tasks
+from ..checks import require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -57,6 +57,7 @@ class FAMO(LossWeighting):
     """
 
     supports_task_subsets = False
+    positive_losses = True
     betas = (0.9, 0.999)
     adam_eps = 1e-8
 
@@ -86,6 +87,9 @@ class FAMO(LossWeighting):
         self.register_buffer('exp_avg_sq',
                              torch.zeros(n, dtype=torch.float64))
 
+    def loss_floor(self) -> Tensor:
+        return self.min_losses
+
     def _shifted(self, losses: Tensor) -> Tensor:
         return losses - self.min_losses + self.eps
 
@@ -103,10 +107,9 @@ class FAMO(LossWeighting):
         denom = (self.exp_avg_sq / (1 - b2**k)).sqrt() + self.adam_eps
         self.logits -= self.w_lr / (1 - b1**k) * self.exp_avg / denom
 
-    def weigh(self, losses: Tensor) -> Tensor:
-        self._check_losses(losses)
-        cur = losses.detach().to(self.logits)
-        check_positive_losses(self, cur, self.min_losses)
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
+        cur = losses.to(self.logits)
         if bool(self.has_prev):
             self._update_logits(cur)
         self.prev_losses.copy_(cur)
@@ -114,4 +117,4 @@ class FAMO(LossWeighting):
         z = torch.softmax(self.logits, 0)
         d = self._shifted(cur)
         c = (z / d).sum()
-        return (z / (c * d)).to(device=losses.device, dtype=losses.dtype)
+        return z / (c * d)

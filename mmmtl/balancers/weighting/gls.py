@@ -1,12 +1,11 @@
 """Geometric Loss Strategy (Chennupati et al., 2019)."""
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
-from ._checks import check_positive_losses
 
 
 @BALANCERS.register_module()
@@ -36,14 +35,15 @@ class GLS(LossWeighting):
         num_tasks (int, optional): Number of tasks.
     """
 
+    positive_losses = True
+
     def __init__(self, eps: float = 1e-8,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
         self.eps = eps
 
-    def weigh(self, losses: Tensor) -> Tensor:
-        self._check_losses(losses)
-        check_positive_losses(self, losses)
-        safe = losses.detach().double().clamp(min=self.eps)
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
+        safe = losses.double().clamp(min=self.eps)
         geo_mean = torch.exp(safe.log().mean())
-        return (geo_mean / (safe.numel() * safe)).to(losses.dtype)
+        return geo_mean / (safe.numel() * safe)

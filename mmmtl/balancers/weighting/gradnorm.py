@@ -6,7 +6,7 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import GramianWeighting
-from ._checks import check_positive_losses, require_num_tasks
+from ..checks import require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -66,6 +66,7 @@ class GradNorm(GramianWeighting):
 
     supports_task_subsets = False
     weights_heads = True
+    positive_losses = True
 
     def __init__(self, alpha: float = 1.5, lr: float = 0.025,
                  min_weight: float = 1e-4, step_scale: str = 'relative',
@@ -88,19 +89,14 @@ class GradNorm(GramianWeighting):
                                                         dtype=torch.bool))
 
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
-        self._check_losses(losses)
         t = losses.numel()
-        if gramian.shape != (t, t):
-            raise ValueError(f'GradNorm expects a {t} x {t} Gramian for {t} '
-                             f'losses, got shape {tuple(gramian.shape)}')
-        check_positive_losses(self, losses)
         tiny = torch.finfo(torch.float64).tiny
-        cur = losses.detach().to(self.task_weights)
+        cur = losses.to(self.task_weights)
         if not bool(self.has_initial):
             self.initial_losses.copy_(cur.clamp(min=tiny))
             self.has_initial.fill_(True)
         used = self.task_weights.clone()
-        norms = gramian.detach().diagonal().to(used).clamp(min=0).sqrt()
+        norms = gramian.diagonal().to(used).clamp(min=0).sqrt()
         weighted = used * norms                       # N_t
         rel = cur / self.initial_losses               # L_t / L_t(0)
         r = rel / rel.mean().clamp(min=tiny)          # inverse rates
@@ -110,4 +106,4 @@ class GradNorm(GramianWeighting):
             grad = grad / norms.mean()
         new = (used - self.lr * grad).clamp(min=self.min_weight)
         self.task_weights.copy_(new * t / new.sum())
-        return used.to(device=gramian.device, dtype=gramian.dtype)
+        return used

@@ -1,5 +1,5 @@
 """Random Loss Weighting (Lin et al., 2022)."""
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -25,38 +25,35 @@ class RLW(LossWeighting):
     * ``'dirichlet'``: :math:`w \sim \mathrm{Dir}(\mathbf 1)` directly
       (normalised standard exponentials), no softmax.
 
-    Step :math:`k`'s draw comes from a generator seeded with
-    ``seed + k`` (:math:`k` is the ``step`` buffer), not from torch's global
+    The draws come from the balancer's own seeded generator (see
+    :meth:`~mmmtl.balancers.Balancer.random_draws`), not from torch's global
     RNG: every rank draws the same weights and a resumed run draws what the
     uninterrupted one would have.
 
     Args:
         dist (str): ``'normal'``, ``'uniform'`` or ``'dirichlet'``.
-        seed (int): Base seed. Default 0.
+        seed (int, optional): Seed of the draws; default: mmengine's.
         num_tasks (int, optional): Number of tasks.
     """
 
-    def __init__(self, dist: str = 'normal', seed: int = 0,
+    uses_rng = True
+
+    def __init__(self, dist: str = 'normal', seed: Optional[int] = None,
                  num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+        super().__init__(num_tasks=num_tasks, seed=seed)
         if dist not in ('normal', 'uniform', 'dirichlet'):
             raise ValueError(f"RLW: dist must be 'normal', 'uniform' or "
                              f"'dirichlet', got {dist!r}")
         self.dist = dist
-        self.seed = int(seed)
-        self.register_buffer('step', torch.zeros((), dtype=torch.long))
 
-    def weigh(self, losses: Tensor) -> Tensor:
-        self._check_losses(losses)
-        gen = torch.Generator().manual_seed(self.seed + int(self.step))
-        self.step += 1
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
         t = losses.numel()
-        if self.dist == 'normal':
-            w = torch.softmax(torch.randn(t, generator=gen), 0)
-        elif self.dist == 'uniform':
-            w = torch.softmax(torch.rand(t, generator=gen), 0)
-        else:
+        with self.random_draws() as gen:
+            if self.dist == 'normal':
+                return torch.softmax(torch.randn(t, generator=gen), 0)
+            if self.dist == 'uniform':
+                return torch.softmax(torch.rand(t, generator=gen), 0)
             # Exp(1) = Gamma(1) draws, normalised: a flat Dirichlet
             e = -torch.log1p(-torch.rand(t, generator=gen))
-            w = e / e.sum()
-        return w.to(device=losses.device, dtype=losses.dtype)
+            return e / e.sum()

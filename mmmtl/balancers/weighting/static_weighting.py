@@ -1,5 +1,5 @@
 """Fixed task weights, and equal weighting."""
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -36,25 +36,18 @@ class StaticWeighting(LossWeighting):
         # configuration, not state: not saved in checkpoints
         self.register_buffer('weights', weights, persistent=False)
 
-    def weigh(self, losses: Tensor) -> Tensor:
-        self._check_losses(losses)
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
+        """The weights of the tasks present (by position)."""
         if self.weights is None:
             return torch.ones_like(losses)
+        if tasks is not None:
+            return self.weights[tasks]
         if self.weights.numel() != losses.numel():
             raise ValueError(
                 f'{type(self).__name__}: {self.weights.numel()} weights for '
                 f'{losses.numel()} task losses')
-        return self.weights.to(losses)
-
-    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
-        """The weights of the tasks present (by position)."""
-        self._check_losses(losses)
-        if self.weights is None:
-            return torch.ones_like(losses)
-        if len(tasks) != losses.numel():
-            raise ValueError(f'{type(self).__name__}: {len(tasks)} task '
-                             f'positions for {losses.numel()} task losses')
-        return self.weights[list(tasks)].to(losses)
+        return self.weights
 
 
 @BALANCERS.register_module()

@@ -1,12 +1,12 @@
 """Uncertainty weighting (Kendall, Gal & Cipolla, 2018)."""
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from mmmtl.registry import BALANCERS
 from ..base import LossWeighting
-from ._checks import require_num_tasks
+from ..checks import require_num_tasks
 
 
 @BALANCERS.register_module()
@@ -46,15 +46,10 @@ class UncertaintyWeighting(LossWeighting):
         n = require_num_tasks(self, num_tasks)
         self.log_vars = nn.Parameter(torch.zeros(n))
 
-    def weigh(self, losses: Tensor) -> Tensor:
-        self._check_losses(losses)
-        return torch.exp(-self.log_vars).to(device=losses.device,
-                                             dtype=losses.dtype)
-
-    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
-        self._check_losses(losses)
-        return torch.exp(-self.log_vars[list(tasks)]).to(
-            device=losses.device, dtype=losses.dtype)
+    def weigh(self, losses: Tensor,
+              tasks: Optional[List[int]] = None) -> Tensor:
+        log_vars = self.log_vars if tasks is None else self.log_vars[tasks]
+        return torch.exp(-log_vars)
 
     def regularizer(self, tasks: Optional[Sequence[int]] = None) -> Tensor:
         if tasks is None:
