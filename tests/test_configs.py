@@ -45,4 +45,6 @@ def test_synthetic_config_trains(name, tiny_data_root, tmp_path):
     roi_head = getattr(tasks['det'], 'roi_head', None)
     if roi_head is not None and roi_head.with_mask:
         expected.add('coco/segm_mAP')
+    if 'depth' in tasks:
+        expected |= {'depth/abs_rel', 'depth/rmse', 'depth/d1'}
     assert expected <= set(metrics), sorted(metrics)

@@ -11,11 +11,12 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from mmmtl.datasets.synthetic import (DET_CLASSES, DET_PALETTE, IGNORE_INDEX,
-                                      SEG_CLASSES, SEG_PALETTE, SPLITS,
-                                      STUFF_CLASSES,
+                                      MAX_DEPTH_M, SEG_CLASSES, SEG_PALETTE,
+                                      SPLITS, STUFF_CLASSES,
                                       ensure_synthetic_dataset,
                                       generate_synthetic_dataset,
                                       render_scene, scene_rng)
+from mmmtl.datasets.synthetic.depth import ground_depth
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SIZE = (96, 80)
@@ -154,7 +155,7 @@ def test_written_files_are_the_rendered_scenes(small):
     coco = _load(small, 'val')
     for img in coco['images']:
         i = img['id'] - 1
-        _, seg, objects = render_scene(*SIZE, scene_rng(1, 'val', i))
+        _, seg, objects, _ = render_scene(*SIZE, scene_rng(1, 'val', i))
         assert (seg == _seg(small, 'val', img['file_name'])).all()
         anns = [a for a in coco['annotations'] if a['image_id'] == img['id']]
         kept = [o for o in objects if o['annotated']]
@@ -172,7 +173,7 @@ def test_scenes_are_varied_with_occlusion():
     cats, stuff, counts, sizes = set(), set(), [], []
     overlapping = occluded = dropped = 0
     for i in range(20):
-        img, seg, objects = render_scene(h, w, scene_rng(0, 'train', i))
+        img, seg, objects, _ = render_scene(h, w, scene_rng(0, 'train', i))
         assert img.shape == (h, w, 3) and seg.shape == (h, w)
         present = set(np.unique(seg[seg < len(STUFF_CLASSES)]).tolist())
         assert 1 <= len(present) <= 4
@@ -198,10 +199,84 @@ def test_scenes_are_varied_with_occlusion():
     # not trivial: the same class looks different from image to image
     grass = []
     for i in range(20):
-        img, seg, _ = render_scene(h, w, scene_rng(0, 'train', i))
+        img, seg, _, _ = render_scene(h, w, scene_rng(0, 'train', i))
         if (seg == 1).sum() > 100:
             grass.append(img[seg == 1].mean(0))
     assert np.ptp(np.array(grass)[:, 1]) > 15
+
+
+def test_depth_maps_are_opt_in_and_leave_the_rest_unchanged(small,
+                                                           tmp_path):
+    with_depth = str(tmp_path / 'd')
+    generate_synthetic_dataset(with_depth, NUM_TRAIN, NUM_VAL, SIZE, seed=1,
+                               progress=False, depth=True)
+    plain, deep = _files(small), _files(with_depth)
+    added = sorted(set(deep) - set(plain))
+    assert added == sorted(f'depth_maps/{split}/{i:06d}.png'
+                           for split, num in zip(SPLITS, (NUM_TRAIN, NUM_VAL))
+                           for i in range(num))
+    assert {k: v for k, v in deep.items() if k not in added and
+            k != 'meta.json'} == {k: v for k, v in plain.items()
+                                  if k != 'meta.json'}
+    with open(osp.join(with_depth, 'meta.json')) as f:
+        meta = json.load(f)
+    assert meta.pop('depth_png_scale') == 1000
+    assert meta == json.loads(plain['meta.json'])
+    depth = cv2.imread(osp.join(with_depth, 'depth_maps/val/000000.png'),
+                       cv2.IMREAD_UNCHANGED)
+    assert depth.dtype == np.uint16 and depth.shape == SIZE
+    scene = render_scene(*SIZE, scene_rng(1, 'val', 0))
+    assert (depth == np.round(scene.depth * 1000)).all()
+
+
+def test_ground_depth_by_hand():
+    """h = 100 px (focal length), camera 1.5 m up, horizon at row 40: the
+    ground at row 59 (centre 59.5) is 1.5 * 100 / 19.5 = 7.6923 m away;
+    rows at or above the horizon, and nearer than 1.5 * 100 / 50 = 3 m to
+    it, are capped at 50 m."""
+    z = ground_depth(np.array([59.0, 99.0, 40.0, 10.0, 42.0]), 100, 40.0)
+    assert np.allclose(z, [150 / 19.5, 150 / 59.5, 50.0, 50.0, 50.0])
+
+
+def test_depth_is_layered_objects_over_a_receding_ground():
+    checked_ground = checked_pairs = 0
+    for i in range(20):
+        scene = render_scene(96, 96, scene_rng(0, 'train', i))
+        depth, seg, objects = scene.depth, scene.seg, scene.objects
+        covered = np.zeros(seg.shape, bool)
+        for o in objects:
+            covered |= o['full']
+        # the sky has no depth; the ground recedes upwards, row by row
+        assert (depth[(seg == 0) & ~covered] == 0).all()
+        ground = (seg > 0) & (seg < len(STUFF_CLASSES)) & ~covered
+        for col in range(96):
+            rows = np.nonzero(ground[:, col])[0]
+            assert (np.diff(depth[rows, col]) <= 0).all()
+        assert depth.max() <= MAX_DEPTH_M
+        # an object: one depth, NEAR_FACTOR (0.9) times the ground's at
+        # its lowest row at most, and nearer than the objects it covers
+        owner = np.full(seg.shape, -1)
+        for k, o in enumerate(objects):
+            owner[o['full']] = k
+        zs = []
+        for k, o in enumerate(objects):
+            visible = depth[owner == k]
+            zs.append(float(visible.max()) if visible.size else None)
+            if not visible.size:
+                continue
+            assert np.ptp(visible) == 0
+            lowest = np.nonzero(o['full'].any(1))[0].max()
+            ground_there = depth[lowest][ground[lowest]]
+            if ground_there.size:
+                assert zs[k] <= 0.9 * ground_there[0] + 1e-9
+                checked_ground += 1
+        for k, o in enumerate(objects):
+            for j in range(k):
+                if (o['full'] & objects[j]['full']).any() and \
+                        None not in (zs[k], zs[j]):
+                    assert zs[k] < zs[j]
+                    checked_pairs += 1
+    assert checked_ground >= 10 and checked_pairs >= 3
 
 
 def test_ensure_is_a_no_op_then_regenerates_on_new_args(tmp_path):

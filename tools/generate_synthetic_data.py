@@ -2,7 +2,7 @@
 
     python tools/generate_synthetic_data.py [--out-dir data/synthetic]
         [--num-train 200] [--num-val 50] [--img-size 128 | --img-size H W]
-        [--seed 0] [--overwrite]
+        [--seed 0] [--depth] [--overwrite]
 
 See :mod:`mmmtl.datasets.synthetic` for the scenes and the files written.
 """
@@ -31,6 +31,8 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0,
                    help='non-negative seed; the same arguments give the '
                    'same files (default: 0)')
+    p.add_argument('--depth', action='store_true',
+                   help='also write a depth map per scene (uint16 PNG, mm)')
     p.add_argument('--overwrite', action='store_true',
                    help='replace what --out-dir holds')
     args = p.parse_args(argv)
@@ -61,7 +63,8 @@ def main(argv=None):
     try:
         synthetic.generate_synthetic_dataset(
             args.out_dir, num_train=args.num_train, num_val=args.num_val,
-            img_size=(h, w), seed=args.seed, overwrite=args.overwrite)
+            img_size=(h, w), seed=args.seed, overwrite=args.overwrite,
+            depth=args.depth)
     except (FileExistsError, ValueError) as e:
         sys.exit(f'error: {e}')
     counts = []

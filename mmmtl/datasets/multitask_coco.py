@@ -32,6 +32,11 @@ class MultiTaskCocoDataset(CocoDataset):
     there is no ``data_prefix['seg']``. Maps hold label ids
     ``0 .. len(seg_classes)-1`` and ``seg_ignore_index`` (default 255).
 
+    Depth maps (for a :class:`DepthEstimationTask`, loaded by
+    :class:`LoadDepthAnnotation`) are found under ``data_prefix['depth']``
+    by the image's ``file_name`` with a ``.png`` extension; without that
+    prefix no image has one.
+
     Image-level labels (for an :class:`ImageClassificationTask`) are fields
     of the ``images`` entries named in ``image_label_keys``; an image
     without such a field is not labelled for that task. Pack them with
@@ -171,6 +176,7 @@ class MultiTaskCocoDataset(CocoDataset):
                     f'or a top-level "seg_classes" key in the annotation file')
             data_info['num_seg_classes'] = len(self._metainfo['seg_classes'])
             data_info['seg_ignore_index'] = self.seg_ignore_index
+        data_info['depth_map_path'] = self._depth_map_path(img_info)
         # Images may be marked as not annotated for detection (partial labels).
         data_info['has_det'] = self.det_labels and bool(
             img_info.get('has_det', True))
@@ -180,6 +186,15 @@ class MultiTaskCocoDataset(CocoDataset):
         for key in self.image_label_keys:
             data_info[key] = img_info.get(key)
         return data_info
+
+    def _depth_map_path(self, img_info: dict):
+        """The image's depth map: its ``file_name`` with a ``.png``
+        extension under ``data_prefix['depth']``; None without it."""
+        prefix = self.data_prefix.get('depth')
+        if prefix is None:
+            return None
+        return osp.join(prefix,
+                        osp.splitext(img_info['file_name'])[0] + '.png')
 
     def _parse_instances(self, img_info: dict, anns: List[dict]) -> List[dict]:
         """mmdet's instances of an image; skipped boxes are counted."""

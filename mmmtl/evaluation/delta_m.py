@@ -26,10 +26,11 @@ DEFAULT_PRIMARY_METRICS = {
     'detection': 'coco/bbox_mAP',
     'segmentation': 'seg/mIoU',
     'classification': 'cls/accuracy',
+    'depth': 'depth/abs_rel',
 }
 #: metric names containing one of these are lower-is-better
 LOWER_IS_BETTER_WORDS = ('loss', 'abs_rel', 'sq_rel', 'rmse', 'mae',
-                         'error', 'silog')
+                         'error', 'silog', 'log10')
 
 
 def lower_is_better(metric: str) -> bool:

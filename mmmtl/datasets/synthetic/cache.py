@@ -25,7 +25,8 @@ def _is_complete(root: str, meta: dict) -> bool:
         if not osp.isfile(osp.join(root, 'annotations',
                                    f'instances_{split}.json')):
             return False
-        for sub in ('images', 'seg_maps'):
+        for sub in ('images', 'seg_maps') + (
+                ('depth_maps', ) if 'depth_png_scale' in meta else ()):
             folder = osp.join(root, sub, split)
             if not osp.isdir(folder) or len(os.listdir(folder)) != num:
                 return False
@@ -57,7 +58,8 @@ def ensure_synthetic_dataset(out_dir: str,
                              num_val: int = 50,
                              img_size: Union[int, Sequence[int]] = (128, 128),
                              seed: int = 0,
-                             progress: bool = True) -> str:
+                             progress: bool = True,
+                             depth: bool = False) -> str:
     """Make sure ``out_dir`` holds the synthetic dataset of these arguments
     (as :func:`generate_synthetic_dataset`) and return ``out_dir``.
 
@@ -68,7 +70,8 @@ def ensure_synthetic_dataset(out_dir: str,
     (:class:`FileExistsError`). Processes that ask at once wait for the one
     that writes (:mod:`.folder_lock`).
     """
-    want = dataset_meta(*check_args(num_train, num_val, img_size, seed))
+    want = dataset_meta(*check_args(num_train, num_val, img_size, seed),
+                        depth=depth)
     root = osp.realpath(out_dir)
     if _is_current(out_dir, root, want):
         return out_dir

@@ -4,6 +4,8 @@ from typing import Sequence, Tuple, Union
 
 import numpy as np
 
+from .depth import DEPTH_PNG_SCALE
+
 DET_CLASSES = ('circle', 'square', 'triangle', 'star')
 STUFF_CLASSES = ('sky', 'grass', 'water', 'road')
 SEG_CLASSES = STUFF_CLASSES + DET_CLASSES
@@ -17,13 +19,20 @@ VERSION = 2
 
 
 def dataset_meta(num_train: int, num_val: int, img_size: Tuple[int, int],
-                 seed: int) -> dict:
-    """The ``meta.json`` of the dataset of these (checked) arguments."""
-    return dict(det_classes=list(DET_CLASSES), seg_classes=list(SEG_CLASSES),
+                 seed: int, depth: bool = False) -> dict:
+    """The ``meta.json`` of the dataset of these (checked) arguments;
+    ``depth_png_scale`` only when depth maps are written."""
+    if not isinstance(depth, (bool, np.bool_)):
+        raise TypeError(f'synthetic dataset: depth must be True or False, '
+                        f'got {depth!r}')
+    meta = dict(det_classes=list(DET_CLASSES), seg_classes=list(SEG_CLASSES),
                 seg_palette=[list(c) for c in SEG_PALETTE],
                 det_palette=[list(c) for c in DET_PALETTE],
                 num_train=num_train, num_val=num_val,
                 img_size=list(img_size), seed=seed, version=VERSION)
+    if depth:
+        meta['depth_png_scale'] = DEPTH_PNG_SCALE
+    return meta
 
 
 def _as_int(name: str, value) -> int:

@@ -13,11 +13,12 @@ An object hidden (by other objects or the image border) below
 not annotated for detection, and its remaining pixels are ``IGNORE_INDEX``
 in the seg map, so both tasks describe the same scene.
 """
-from typing import List, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from .depth import scene_depth
 from .meta import DET_CLASSES, IGNORE_INDEX, SPLITS, STUFF_CLASSES
 from .textures import GRASS, ROAD, SKY, WATER, stuff_texture
 
@@ -76,13 +77,14 @@ def _fill(mask: np.ndarray, pts: np.ndarray) -> None:
                  lineType=cv2.LINE_8, shift=4)
 
 
-def _stuff_layout(h: int, w: int, rng) -> Tuple[np.ndarray, List[int], float]:
+def _stuff_layout(h: int, w: int,
+                  rng) -> Tuple[np.ndarray, List[int], Optional[float]]:
     """The stuff label map: horizontal bands with wavy boundaries (top to
     bottom, the sky first if there is one), and maybe a road or a blob.
 
     Returns:
         tuple: the (h, w) uint8 label map, the classes in it (in the order
-        their textures are drawn) and the horizon row (0 without sky).
+        their textures are drawn) and the horizon row (None without sky).
     """
     n_classes = int(rng.integers(2, 5))
     has_sky = bool(rng.random() < 0.8)
@@ -97,7 +99,7 @@ def _stuff_layout(h: int, w: int, rng) -> Tuple[np.ndarray, List[int], float]:
         cuts = [horizon] + sorted(
             rng.uniform(horizon + 0.08 * h, 0.9 * h, len(classes) - 2))
     else:
-        horizon = 0.0
+        horizon = None
         cuts = sorted(rng.uniform(0.2 * h, 0.8 * h, len(classes) - 1))
     labels = np.full((h, w), classes[-1], np.uint8)
     rows = np.arange(h, dtype=np.float32)[:, None]
@@ -105,7 +107,7 @@ def _stuff_layout(h: int, w: int, rng) -> Tuple[np.ndarray, List[int], float]:
     for cls, line in reversed(list(zip(classes[:-1], lines))):
         labels[rows < line[None, :]] = cls
     if patch is not None:
-        _add_patch(labels, patch, horizon if has_sky else None, rng)
+        _add_patch(labels, patch, horizon, rng)
         classes.append(patch)
     return labels, classes, horizon
 
@@ -123,15 +125,17 @@ def _add_patch(labels: np.ndarray, patch: int, horizon, rng) -> None:
     labels[(shape > 0) & (labels != SKY)] = patch
 
 
-def _background(h: int, w: int, rng) -> Tuple[np.ndarray, np.ndarray]:
-    """The stuff regions: float RGB image and uint8 label map."""
-    labels, classes, _ = _stuff_layout(h, w, rng)
+def _background(h: int, w: int,
+                rng) -> Tuple[np.ndarray, np.ndarray, Optional[float]]:
+    """The stuff regions: float RGB image, uint8 label map and the
+    horizon row (None without sky)."""
+    labels, classes, horizon = _stuff_layout(h, w, rng)
     img = np.zeros((h, w, 3), np.float32)
     for cls in classes:
         texture = stuff_texture(cls, h, w, rng)
         m = labels == cls
         img[m] = texture[m]
-    return img, labels
+    return img, labels, horizon
 
 
 def _polygon_shape(cls: int, size: float, angle: float,
@@ -204,18 +208,26 @@ def _camera(img: np.ndarray, rng) -> np.ndarray:
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
-def render_scene(h: int, w: int, rng) -> Tuple[np.ndarray, np.ndarray, List]:
-    """Render one scene with generator ``rng``.
+class Scene(NamedTuple):
+    """A rendered scene.
 
-    Returns:
-        tuple: ``(img, seg, objects)``: the (h, w, 3) uint8 RGB image; the
-        (h, w) uint8 seg label map; and for every object drawn, in z-order,
-        ``dict(category_id, full, mask, annotated)`` with ``full`` its whole
-        mask within the image, ``mask`` its visible part, ``annotated``
-        whether it is kept for detection (if not, its visible pixels are
-        ``IGNORE_INDEX`` in ``seg``).
+    ``img``: the (h, w, 3) uint8 RGB image; ``seg``: the (h, w) uint8 seg
+    label map; ``objects``: for every object drawn, in z-order,
+    ``dict(category_id, full, mask, annotated)`` with ``full`` its whole
+    mask within the image, ``mask`` its visible part, ``annotated`` whether
+    it is kept for detection (if not, its visible pixels are
+    ``IGNORE_INDEX`` in ``seg``); ``depth``: the (h, w) float64 depth map in
+    metres, 0 where there is none (sky), see :mod:`.depth`.
     """
-    img, seg = _background(h, w, rng)
+    img: np.ndarray
+    seg: np.ndarray
+    objects: List[dict]
+    depth: np.ndarray
+
+
+def render_scene(h: int, w: int, rng) -> Scene:
+    """Render one scene with generator ``rng``."""
+    img, seg, horizon = _background(h, w, rng)
     owner = np.full((h, w), -1, np.int16)
     objects = []
     for _ in range(int(rng.integers(1, 7))):
@@ -224,5 +236,6 @@ def render_scene(h: int, w: int, rng) -> Tuple[np.ndarray, np.ndarray, List]:
         _paint_object(img, full, cls, rng)
         owner[full] = len(objects)
         objects.append(dict(category_id=cls + 1, full=full))
+    depth = scene_depth(seg, objects, horizon)   # seg: stuff only so far
     _label_visible_parts(seg, owner, objects)
-    return _camera(img, rng), seg, objects
+    return Scene(_camera(img, rng), seg, objects, depth)

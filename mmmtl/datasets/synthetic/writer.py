@@ -7,6 +7,7 @@ from typing import Dict, List, Sequence, Union
 import cv2
 import numpy as np
 
+from .depth import depth_png
 from .folder_lock import folder_lock, write_folder
 from .meta import (DET_CLASSES, SEG_CLASSES, SPLITS, VERSION, check_args,
                    dataset_meta)
@@ -43,28 +44,34 @@ def _coco_file(split: str, images: List[dict],
         seg_classes=list(SEG_CLASSES))
 
 
+def _write_scene(root: str, split: str, name: str, scene,
+                 depth: bool) -> None:
+    """The image, seg map (and depth map) files of one scene."""
+    _imwrite(osp.join(root, 'images', split, name + '.jpg'),
+             cv2.cvtColor(scene.img, cv2.COLOR_RGB2BGR),
+             [cv2.IMWRITE_JPEG_QUALITY, 95])
+    _imwrite(osp.join(root, 'seg_maps', split, name + '.png'), scene.seg)
+    if depth:
+        _imwrite(osp.join(root, 'depth_maps', split, name + '.png'),
+                 depth_png(scene.depth))
+
+
 def _write_split(root: str, split: str, num: int, h: int, w: int, seed: int,
-                 progress: bool) -> None:
-    """Images, seg maps and the instances file of one split."""
-    img_dir = osp.join(root, 'images', split)
-    seg_dir = osp.join(root, 'seg_maps', split)
-    os.makedirs(img_dir)
-    os.makedirs(seg_dir)
+                 depth: bool, progress: bool) -> None:
+    """Images, seg maps (depth maps) and the instances file of a split."""
+    for sub in ('images', 'seg_maps') + (('depth_maps', ) if depth else ()):
+        os.makedirs(osp.join(root, sub, split))
     images, annotations = [], []
     indices = range(num)
     if progress:
         from tqdm import tqdm
         indices = tqdm(indices, desc=f'synthetic {split}', unit='img')
     for i in indices:
-        img, seg, objects = render_scene(h, w, scene_rng(seed, split, i))
-        name = f'{i:06d}'
-        _imwrite(osp.join(img_dir, name + '.jpg'),
-                 cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                 [cv2.IMWRITE_JPEG_QUALITY, 95])
-        _imwrite(osp.join(seg_dir, name + '.png'), seg)
-        images.append(dict(id=i + 1, file_name=name + '.jpg', height=h,
+        scene = render_scene(h, w, scene_rng(seed, split, i))
+        _write_scene(root, split, f'{i:06d}', scene, depth)
+        images.append(dict(id=i + 1, file_name=f'{i:06d}.jpg', height=h,
                            width=w))
-        for obj in objects:
+        for obj in scene.objects:
             if obj['annotated']:
                 annotations.append(_annotation(
                     obj['mask'], obj['category_id'], len(annotations) + 1,
@@ -93,7 +100,7 @@ def write_dataset(target: str, meta: dict, progress: bool) -> None:
     def write(root: str) -> None:
         for split in SPLITS:
             _write_split(root, split, meta[f'num_{split}'], h, w,
-                         meta['seed'], progress)
+                         meta['seed'], 'depth_png_scale' in meta, progress)
         with open(osp.join(root, 'meta.json'), 'w') as f:
             json.dump(meta, f, indent=1)
 
@@ -106,7 +113,8 @@ def generate_synthetic_dataset(out_dir: str,
                                img_size: Union[int, Sequence[int]] = (128, 128),
                                seed: int = 0,
                                progress: bool = True,
-                               overwrite: bool = False) -> Dict:
+                               overwrite: bool = False,
+                               depth: bool = False) -> Dict:
     """Write the dataset to ``out_dir`` and return its meta dict.
 
     Args:
@@ -120,10 +128,16 @@ def generate_synthetic_dataset(out_dir: str,
         progress (bool): Show a progress bar.
         overwrite (bool): Replace a non-empty ``out_dir``; without it such a
             folder is an error.
+        depth (bool): Also write a depth map per scene (see
+            :mod:`.depth`): ``depth_maps/{split}/NNNNNN.png``, uint16
+            millimetres (``meta.json``'s ``depth_png_scale``: 1000 per
+            metre), 0 where there is no depth (sky). The other files are
+            the same bytes with or without it.
 
     The dataset is written whole or not at all (see :mod:`.folder_lock`).
     """
-    meta = dataset_meta(*check_args(num_train, num_val, img_size, seed))
+    meta = dataset_meta(*check_args(num_train, num_val, img_size, seed),
+                        depth=depth)
     target = osp.realpath(out_dir)      # a symlinked folder stays a link
     _check_target(out_dir, target, overwrite)
     os.makedirs(osp.dirname(target), exist_ok=True)

@@ -1,6 +1,9 @@
 """Packing of multi-task samples."""
+import numpy as np
+from mmcv.transforms import to_tensor
 from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import TRANSFORMS
+from mmengine.structures import PixelData
 
 from mmmtl.utils.labelled_fields import set_labelled_fields
 
@@ -16,6 +19,10 @@ class PackMultiTaskInputs(PackDetInputs):
     image as not annotated for detection (``has_det`` False in its data
     info), plus those of ``extra_meta_keys`` (such as image-level labels)
     whose value is not None.
+
+    A depth map (``gt_depth_map``, see :class:`LoadDepthAnnotation`) is
+    packed as ``gt_depth_map = PixelData(data=(1, H, W) tensor)``, as
+    mmseg's ``PackSegInputs`` does.
     """
 
     def __init__(self,
@@ -28,6 +35,9 @@ class PackMultiTaskInputs(PackDetInputs):
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
         sample = packed['data_samples']
+        if results.get('gt_depth_map') is not None:
+            depth = np.ascontiguousarray(results['gt_depth_map'][None])
+            sample.gt_depth_map = PixelData(data=to_tensor(depth))
         fields = {k for k in sample.keys() if k.startswith('gt_')}
         if results.get('has_det') is False:
             fields.discard('gt_instances')

@@ -1,5 +1,6 @@
 """Tasks: a head (and optionally its own neck) on the shared features."""
 from .base_task import BaseTask
+from .depth_estimation_task import DepthEstimationTask
 from .detection_task import DetectionTask
 from .domain_discriminator_task import DomainDiscriminatorTask
 from .image_classification_task import ImageClassificationTask
@@ -9,5 +10,5 @@ from .two_stage_detection_task import TwoStageDetectionTask
 __all__ = [
     'BaseTask', 'DetectionTask', 'TwoStageDetectionTask',
     'SemanticSegmentationTask', 'ImageClassificationTask',
-    'DomainDiscriminatorTask'
+    'DepthEstimationTask', 'DomainDiscriminatorTask'
 ]
