@@ -71,7 +71,11 @@ def test_missing_baseline_and_metric_are_named(runs, tmp_path):
     multi = [load_run(mt[0])]
     with pytest.raises(ValueError, match="no baseline run has the task 'seg'"):
         compare(multi, [[load_run(det[0])]])
-    with pytest.raises(ValueError, match="kind 'depth' has no default"):
-        compare(multi, [[load_run(p)] for p in (det[0], seg[0], depth[0])])
+    bases = [[load_run(p)] for p in (det[0], seg[0], depth[0])]
+    # a depth task is compared on its abs rel unless told otherwise
+    assert compare(multi, bases)['tasks'][2]['metric'] == 'depth/abs_rel'
+    multi[0]['tasks']['depth'] = dict(kind='other')
+    with pytest.raises(ValueError, match="kind 'other' has no default"):
+        compare(multi, bases)
     with pytest.raises(FileNotFoundError, match='no metrics.json'):
         load_run(str(tmp_path))

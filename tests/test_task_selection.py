@@ -33,7 +33,8 @@ def test_each_task_alone_for_every_shipped_config(config, tmp_path):
         assert cfg.work_dir.endswith(f'_{task}-only')
         kind = MODELS.get(full.model.tasks[task]['type']).task_kind
         expected = {'detection': ['CocoMetric'],
-                    'segmentation': ['SegIoUMetric']}[kind]
+                    'segmentation': ['SegIoUMetric'],
+                    'depth': ['DepthEstimationMetric']}[kind]
         assert _metric_types(cfg.val_evaluator) == expected
         assert _metric_types(cfg.test_evaluator) == expected
         model = MODELS.build(cfg.model)
