@@ -132,10 +132,12 @@ class RawOutputModel(nn.Module):
         x = image.flip(1) if self.flip_channels else image
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        feats = self.detector.extract_feat(x)
+        tasks = self.detector.predicted_tasks
+        per_task = self.detector.task_features(
+            self.detector.extract_feat(x), list(tasks))
         named = []
-        for name, task in self.detector.predicted_tasks.items():
-            named += name_task_outputs(name, task, task(feats))
+        for name, task in tasks.items():
+            named += name_task_outputs(name, task, task(per_task[name]))
         return named
 
     def forward(self, image: Tensor) -> Tuple[Tensor, ...]:

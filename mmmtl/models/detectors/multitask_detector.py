@@ -18,6 +18,25 @@ from ..shared_features import SharedFeatures
 Features = Tuple[Tensor, ...]
 
 
+def build_task_modules(tasks: Dict[str, ConfigType],
+                       owner: str = 'MultiTaskDetector') -> ModuleDict:
+    """The task modules of ``model.tasks`` (names checked)."""
+    if not isinstance(tasks, dict) or not tasks:
+        raise ValueError(
+            f'{owner}: `tasks` must be a non-empty dict of task '
+            f'name -> task config, got {tasks!r}')
+    for name in tasks:
+        if not isinstance(name, str) or not name or '.' in name:
+            raise ValueError(
+                f'{owner}: task name {name!r} in `tasks` must be '
+                'a non-empty string without "."')
+    # mmengine's ModuleDict, not torch's: init_weights() only recurses
+    # into children that have it, so the heads' init_cfg (e.g.
+    # RetinaHead's bias prior) would otherwise never be applied
+    return ModuleDict(
+        {name: MODELS.build(cfg) for name, cfg in tasks.items()})
+
+
 @MODELS.register_module()
 class MultiTaskDetector(BaseDetector):
     """A detector that also segments (and does whatever other tasks it holds).
@@ -54,24 +73,11 @@ class MultiTaskDetector(BaseDetector):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if not isinstance(tasks, dict) or not tasks:
-            raise ValueError(
-                'MultiTaskDetector: `tasks` must be a non-empty dict of task '
-                f'name -> task config, got {tasks!r}')
-        for name in tasks:
-            if not isinstance(name, str) or not name or '.' in name:
-                raise ValueError(
-                    f'MultiTaskDetector: task name {name!r} in `tasks` must be '
-                    'a non-empty string without "."')
         self.backbone = MODELS.build(backbone)
         if neck is not None:
             self.neck = MODELS.build(neck)
         install_feature_checks(self, tasks)  # heads' inputs vs shared maps
-        # mmengine's ModuleDict, not torch's: init_weights() only recurses
-        # into children that have it, so the heads' init_cfg (e.g.
-        # RetinaHead's bias prior) would otherwise never be applied
-        self.tasks = ModuleDict(
-            {name: MODELS.build(cfg) for name, cfg in tasks.items()})
+        self.tasks = build_task_modules(tasks, type(self).__name__)
         #: Tasks trained this iteration (None: all). Set by training
         #: strategies such as :class:`AlternatingTasksHook`.
         self.active_tasks: Optional[List[str]] = None
@@ -91,6 +97,13 @@ class MultiTaskDetector(BaseDetector):
         """The modules every task's loss flows through (backbone, neck)."""
         return [self.backbone] + ([self.neck] if self.with_neck else [])
 
+    def task_modules(self) -> Dict[str, List[nn.Module]]:
+        """Task name -> the modules only that task's loss flows through
+        (besides the shared ones): here its task module. Architectures
+        (:mod:`mmmtl.models.architectures`) add the task-specific modules
+        they put between the shared features and the heads."""
+        return {name: [task] for name, task in self.tasks.items()}
+
     def extract_feat(self, batch_inputs: Tensor) -> Features:
         """Shared features: the neck's outputs (or the backbone's)."""
         x = self.backbone(batch_inputs)
@@ -98,15 +111,26 @@ class MultiTaskDetector(BaseDetector):
             x = self.neck(x)
         return tuple(x)
 
+    def task_features(self, feats: Features,
+                      names: Optional[List[str]] = None
+                      ) -> Dict[str, Features]:
+        """Task name -> the features its task module reads, computed from
+        the shared features ``feats``, for the tasks ``names`` (None: all).
+        Here every task reads ``feats``; architectures compute their
+        task-specific modules above the shared part here."""
+        names = self.task_names if names is None else names
+        return {name: feats for name in names}
+
     def task_losses(self, feats: Features,
                     batch_data_samples: SampleList) -> Dict[str, dict]:
         """Task name -> that task's loss dict (empty if no sample has its
         labels); tasks not in ``active_tasks`` are not run."""
         active = self.active_tasks
+        names = [n for n in self.task_names if active is None or n in active]
+        per_task = self.task_features(feats, names)
         return {
-            name: task.loss(feats, batch_data_samples)
-            for name, task in self.tasks.items()
-            if active is None or name in active
+            name: self.tasks[name].loss(per_task[name], batch_data_samples)
+            for name in names
         }
 
     def loss(self, batch_inputs: Tensor,
@@ -124,9 +148,11 @@ class MultiTaskDetector(BaseDetector):
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
-        feats = self.extract_feat(batch_inputs)
-        for task in self.predicted_tasks.values():
-            task.predict(feats, batch_data_samples, rescale=rescale)
+        tasks = self.predicted_tasks
+        per_task = self.task_features(self.extract_feat(batch_inputs),
+                                      list(tasks))
+        for name, task in tasks.items():
+            task.predict(per_task[name], batch_data_samples, rescale=rescale)
         samplelist_boxtype2tensor(batch_data_samples)
         return batch_data_samples
 
@@ -135,8 +161,10 @@ class MultiTaskDetector(BaseDetector):
                  batch_data_samples: Optional[SampleList] = None) -> tuple:
         """Raw head outputs, one entry per predicted (not auxiliary) task
         in ``tasks`` order."""
-        feats = self.extract_feat(batch_inputs)
-        return tuple(task(feats) for task in self.predicted_tasks.values())
+        tasks = self.predicted_tasks
+        per_task = self.task_features(self.extract_feat(batch_inputs),
+                                      list(tasks))
+        return tuple(task(per_task[name]) for name, task in tasks.items())
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
