@@ -199,6 +199,10 @@ def test_task_loss_is_the_silog_of_its_depth_over_known_pixels():
     assert losses['loss_silog'].item() == pytest.approx(
         float(sum(expected) / 2), rel=1e-5)
     assert task.is_labeled(samples[0]) and not task.is_labeled(samples[1])
+    # a map not aligned with the image the network saw
+    samples[2].gt_depth_map = PixelData(data=torch.ones(1, 8, 8))
+    with pytest.raises(ValueError, match=r'2\.jpg is 8x8 .* is 16x16'):
+        task.loss(feats, samples)
 
 
 def test_task_learns_a_depth_map():

@@ -79,13 +79,14 @@ class DepthEstimationTask(BaseTask):
         for sample in data_samples:
             gt = sample.gt_depth_map.data.float()
             h, w = gt.shape[-2:]
-            if h > pad_h or w > pad_w:
+            img_h, img_w = sample.metainfo['img_shape'][:2]
+            if (h, w) != (img_h, img_w):
                 raise ValueError(
                     f'DepthEstimationTask: the depth map of '
-                    f'{sample.metainfo.get("img_path")} is {h}x{w} (HxW), '
-                    f'larger than the batch input {pad_h}x{pad_w}: load it '
-                    f'after the geometric transforms of the train pipeline '
-                    f'(LoadDepthAnnotation with align_with_image=True)')
+                    f'{sample.metainfo.get("img_path")} is {h}x{w} (HxW) but '
+                    f'the image fed to the network is {img_h}x{img_w}: load '
+                    f'it after the geometric transforms of the train '
+                    f'pipeline (LoadDepthAnnotation, align_with_image=True)')
             maps.append(F.pad(gt.reshape(1, h, w), (0, pad_w - w, 0,
                                                     pad_h - h)))
         return torch.stack(maps)
