@@ -20,7 +20,7 @@ TINY_WIDTH = 32      # divisible by the 32 GroupNorm groups of FCOS/ATSS heads
 TINY_IMAGE = (64, 64)
 BATCH = 2
 _WIDTH_KEYS = {'in_channels', 'feat_channels', 'out_channels', 'channels',
-               'conv_out_channels', 'fc_out_channels'}
+               'conv_out_channels', 'fc_out_channels', 'teacher_channels'}
 _STACK_KEYS = {'stacked_convs', 'num_convs'}
 
 
@@ -130,11 +130,31 @@ def tiny_config(name: str, data_root: str, work_dir,
     point_at_data(cfg, data_root)
     shrink_data(cfg, image_size)
     cfg.train_cfg.update(max_iters=2, val_interval=1000)
+    make_tiny_teachers(cfg, str(work_dir))
     cfg.work_dir = str(work_dir)
     cfg.log_level = 'WARNING'
     # one visualizer per run (mmengine keeps instances by name)
     cfg.visualizer.name = f'config-test-{work_dir}'
     return cfg
+
+
+def make_tiny_teachers(cfg: Config, folder: str) -> None:
+    """Point a distillation config's teachers at tiny ones made in
+    ``folder``: each teacher's config made tiny as the student is (so the
+    features match), and a checkpoint of its initial weights."""
+    from mmdet.registry import MODELS
+
+    from mmmtl.utils.task_selection import select_tasks
+    teachers = cfg.model.data_preprocessor.get('teachers') or {}
+    for name, spec in teachers.items():
+        teacher_cfg = Config.fromfile(spec.config)
+        shrink_model(teacher_cfg.model)
+        select_tasks(teacher_cfg, [spec.task])
+        spec.config = osp.join(folder, f'teacher_{name}.py')
+        spec.checkpoint = osp.join(folder, f'teacher_{name}.pth')
+        teacher_cfg.dump(spec.config)
+        state = MODELS.build(teacher_cfg.model).state_dict()
+        torch.save(dict(state_dict=state, meta={}), spec.checkpoint)
 
 
 def head_num_classes(task) -> int:

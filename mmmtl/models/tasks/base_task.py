@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmmtl.utils.labelled_fields import labelled_fields
+from ..distillation import TaskDistiller
 
 Features = Tuple[Tensor, ...]
 
@@ -56,6 +57,9 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
         neck (dict, optional): A task-specific neck on the shared features.
         auxiliary (bool): Train the task but do not predict with it.
             Default False.
+        distill (dict, optional): Distil a single-task teacher into this
+            task: the arguments of a :class:`TaskDistiller` (Li & Bilen
+            2020), whose losses join this task's on every sample.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -63,10 +67,12 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
     label_field: Optional[str] = None
 
     def __init__(self, neck: Optional[dict] = None, auxiliary: bool = False,
+                 distill: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.neck = MODELS.build(neck) if neck is not None else None
         self.auxiliary = bool(auxiliary)
+        self.distiller = TaskDistiller(**distill) if distill else None
 
     def task_features(self, feats: Features) -> Features:
         """The features this task's head reads."""
@@ -107,19 +113,26 @@ class BaseTask(BaseModule, metaclass=ABCMeta):
 
     def loss(self, feats: Features,
              data_samples: Sequence[DetDataSample]) -> Dict[str, Tensor]:
-        """Loss over the samples that carry this task's labels.
+        """Loss over the samples that carry this task's labels, plus the
+        distillation losses (``distill``) over all samples.
 
-        Samples without them are left out of the batch (their features are
-        not seen by the head), so a missing label is neither read as "no
-        objects" nor as "all pixels ignored". A batch with no labelled
-        sample gives an empty dict: the task contributes nothing this step.
+        Samples without labels are left out of the batch (their features
+        are not seen by the head), so a missing label is neither read as
+        "no objects" nor as "all pixels ignored". A batch with no labelled
+        sample (and no distillation) gives an empty dict: the task
+        contributes nothing this step.
         """
+        losses = {}
+        if self.distiller is not None:
+            losses.update(self.distiller.loss(feats, self.forward,
+                                              data_samples))
         keep = [i for i, s in enumerate(data_samples) if self.is_labeled(s)]
         if not keep:
-            return {}
+            return losses
         if len(keep) < len(data_samples):
             index = torch.as_tensor(keep, device=feats[0].device)
             feats = tuple(f.index_select(0, index) for f in feats)
             data_samples = [data_samples[i] for i in keep]
-        return self.loss_on_labeled(self.task_features(feats),
-                                    list(data_samples))
+        losses.update(self.loss_on_labeled(self.task_features(feats),
+                                           list(data_samples)))
+        return losses

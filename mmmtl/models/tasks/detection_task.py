@@ -32,8 +32,10 @@ class DetectionTask(BaseTask):
                  test_cfg: OptConfigType = None,
                  neck: OptConfigType = None,
                  auxiliary: bool = False,
+                 distill: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, distill=distill,
+                         init_cfg=init_cfg)
         head = dict(head)
         # mmdet heads read their cfgs by attribute
         head.update(

@@ -59,12 +59,13 @@ class DomainDiscriminatorTask(ImageClassificationTask):
                  classes: Sequence[str] = None,
                  neck: OptConfigType = None,
                  auxiliary: bool = True,
+                 distill: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(num_classes=num_classes, in_channels=in_channels,
                          in_index=in_index, label_key=label_key,
                          dropout=dropout, loss_weight=loss_weight,
                          classes=classes, neck=neck, auxiliary=auxiliary,
-                         init_cfg=init_cfg)
+                         distill=distill, init_cfg=init_cfg)
         self.grl = GradientReversal(**(grl or {}))
         layers, width = [], in_channels
         for hidden in hidden_channels:

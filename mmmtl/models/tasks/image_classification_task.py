@@ -47,8 +47,10 @@ class ImageClassificationTask(BaseTask):
                  classes: Sequence[str] = None,
                  neck: OptConfigType = None,
                  auxiliary: bool = False,
+                 distill: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, distill=distill,
+                         init_cfg=init_cfg)
         if num_classes < 2:
             raise ValueError('ImageClassificationTask: num_classes must be '
                              f'>= 2, got {num_classes}')

@@ -42,8 +42,10 @@ class SemanticSegmentationTask(BaseTask):
                  head: ConfigType,
                  neck: OptConfigType = None,
                  auxiliary: bool = False,
+                 distill: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, distill=distill,
+                         init_cfg=init_cfg)
         head = dict(head)
         head.setdefault('_scope_', 'mmseg')
         self.head = MODELS.build(head)

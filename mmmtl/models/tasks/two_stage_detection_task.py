@@ -37,8 +37,10 @@ class TwoStageDetectionTask(BaseTask):
                  test_cfg: OptConfigType = None,
                  neck: OptConfigType = None,
                  auxiliary: bool = False,
+                 distill: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, auxiliary=auxiliary, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, distill=distill,
+                         init_cfg=init_cfg)
         # mmdet heads read their cfgs by attribute
         train_cfg = ConfigDict(train_cfg) if train_cfg is not None else None
         test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
