@@ -50,6 +50,10 @@ def test_metric_on_hand_worked_maps():
     assert m['d1'] == pytest.approx((1 / 3 + 1) / 2)
     assert m['d2'] == pytest.approx((2 / 3 + 1) / 2)
     assert m['sq_rel'] == pytest.approx((0 + 1 / 2 + 1 / 4) / 3 / 2)
+    chosen = DepthEstimationMetric(depth_metrics=['abs_rel', 'd1'])
+    assert set(chosen.compute_metrics(metric.results)) == {'abs_rel', 'd1'}
+    with pytest.raises(ValueError, match=r"\['delta1'\] not among"):
+        DepthEstimationMetric(depth_metrics=['abs_rel', 'delta1'])
 
 
 def test_metric_names_the_image_of_a_mismatched_map_and_needs_data():

@@ -1,5 +1,5 @@
 """Depth errors and accuracies of a :class:`DepthEstimationTask`."""
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 from mmdet.registry import METRICS
 from mmseg.evaluation import DepthMetric
@@ -28,13 +28,25 @@ class DepthEstimationMetric(DepthMetric):
     skipped. Results are prefixed ``depth/`` by default.
 
     Args:
+        depth_metrics (Sequence[str], optional): The metrics to report
+            (default all of the above).
         prefix (str): Prefix of the metric names. Default ``'depth'``.
         **kwargs: As :class:`mmseg.evaluation.DepthMetric`
             (``min_depth_eval``, ``max_depth_eval``, ``crop_type``...).
     """
 
-    def __init__(self, prefix: str = 'depth', **kwargs) -> None:
+    def __init__(self, depth_metrics: Optional[Sequence[str]] = None,
+                 prefix: str = 'depth', **kwargs) -> None:
+        # mmseg 1.2.2 checks a given depth_metrics with isinstance(x,
+        # [tuple, list]), a TypeError: checked here instead
         super().__init__(prefix=prefix, **kwargs)
+        if depth_metrics is not None:
+            unknown = sorted(set(depth_metrics) - set(self.METRICS))
+            if unknown or not depth_metrics:
+                raise ValueError(
+                    f'DepthEstimationMetric: depth_metrics {unknown or "[]"} '
+                    f'not among {list(self.METRICS)}')
+            self.metrics = tuple(depth_metrics)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
