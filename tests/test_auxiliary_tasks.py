@@ -1,6 +1,7 @@
 """Auxiliary tasks: trained and balanced like the others, left out of
 prediction, raw outputs / ONNX export and evaluation."""
 import copy
+import json
 
 import onnx
 import torch
@@ -83,3 +84,16 @@ def test_metrics_only_auxiliary_tasks_answer_are_dropped():
     cfg.model.tasks.seg.auxiliary = True
     drop_auxiliary_metrics(cfg)
     assert [m['type'] for m in cfg.val_evaluator] == ['SegIoUMetric']
+
+
+def test_run_metrics_list_the_predicted_tasks_only(tmp_path):
+    from types import SimpleNamespace
+
+    from mmmtl.engine.hooks import RunMetricsHook
+    runner = SimpleNamespace(model=model_with_auxiliary_scene_task(),
+                             work_dir=str(tmp_path), seed=0)
+    RunMetricsHook().after_test_epoch(runner, {'coco/bbox_mAP': 0.5})
+    with open(tmp_path / 'metrics.json') as f:
+        record = json.load(f)
+    # delta-m compares these tasks' metrics: the auxiliary one has none
+    assert sorted(record['tasks']) == ['det', 'seg']

@@ -25,7 +25,8 @@ class RunMetricsHook(Hook):
          "train": {"iters": 2000, "step_time_median_s": 0.16,
                    "wall_s": 330.0}}
 
-    ``val`` holds the last validation, ``test`` the last test. The step time
+    ``tasks`` are the tasks the model predicts (auxiliary tasks have no
+    metrics). ``val`` holds the last validation, ``test`` the last test. The step time
     is the median time of a training iteration without data loading (from
     before the iteration's forward to after its optimizer step; of the last
     segment that trained, for a resumed run); ``wall_s`` the training
@@ -60,10 +61,13 @@ class RunMetricsHook(Hook):
         record = self._read(runner)
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
+        # the evaluated tasks: auxiliary ones are trained only
+        tasks = model.predicted_tasks if hasattr(model, 'predicted_tasks') \
+            else getattr(model, 'tasks', {})
         record['tasks'] = {
             name: dict(kind=getattr(task, 'task_kind', 'other'),
                        label_key=getattr(task, 'label_key', None))
-            for name, task in getattr(model, 'tasks', {}).items()}
+            for name, task in tasks.items()}
         record['seed'] = runner.seed
         record.update(sections)
         with open(self._path(runner), 'w') as f:
