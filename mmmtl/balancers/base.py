@@ -194,19 +194,82 @@ class GramianWeighting(Balancer):
     ``balancer(losses, gramian)`` returns the ``T`` weights, in the losses'
     dtype; the shared update is ``J^T w``. Subclasses implement
     :meth:`weigh`, which is given float64 losses and Gramian.
+
+    Args:
+        num_tasks (int, optional): Number of tasks ``T``.
+        seed (int, optional): See :class:`Balancer`.
+        recompute_every (int): The cheaper mode of every Gramian method, as
+            periodic MGDA variants do: compute the weights on every
+            ``recompute_every``-th step only and reuse them on the steps in
+            between (the method's own state is left as it is on those
+            steps). On a reuse step the Gramian is not read:
+            :meth:`recomputes_now` says whether the caller needs to compute
+            it, and ``balancer(losses)`` returns the reused weights. Weights
+            are recomputed whenever the number of tasks changes. Default 1
+            (every step). The reused weights and their age are buffers
+            (saved in checkpoints).
     """
 
     requires = 'gramian'
     weights_heads = False
 
-    def forward(self, losses: Tensor, gramian: Tensor) -> Tensor:
+    def __init__(self, num_tasks: Optional[int] = None,
+                 seed: Optional[int] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks, seed=seed)
+        if int(recompute_every) != recompute_every or recompute_every < 1:
+            raise ValueError(f'{type(self).__name__}: recompute_every must '
+                             f'be a positive integer, got {recompute_every}')
+        self.recompute_every = int(recompute_every)
+        if self.recompute_every > 1:
+            # steps the reused weights have served (1 on the step that
+            # computed them)
+            self.register_buffer('weights_age',
+                                 torch.zeros((), dtype=torch.long))
+            self.register_buffer('reused_weights', None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a fresh balancer has no weights to reuse yet: make room
+        saved = state_dict.get(prefix + 'reused_weights')
+        if saved is not None and self.recompute_every > 1:
+            self.reused_weights = torch.empty_like(saved)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def recomputes_now(self, num_losses: int) -> bool:
+        """Whether this step (of ``num_losses`` tasks) computes the weights,
+        i.e. whether the caller must pass the Gramian."""
+        if self.recompute_every == 1:
+            return True
+        reused = self.reused_weights
+        return (reused is None or reused.numel() != num_losses
+                or int(self.weights_age) >= self.recompute_every)
+
+    def forward(self, losses: Tensor,
+                gramian: Optional[Tensor] = None) -> Tensor:
         self._check_losses(losses)
         t = losses.numel()
+        if self.recomputes_now(t):
+            weights = self._computed_weights(losses, gramian)
+        else:
+            self.weights_age += 1
+            weights = self.reused_weights
+        return weights.to(device=losses.device, dtype=losses.dtype)
+
+    def _computed_weights(self, losses: Tensor,
+                          gramian: Optional[Tensor]) -> Tensor:
+        t = losses.numel()
+        if gramian is None:
+            raise ValueError(f'{type(self).__name__} computes its weights on '
+                             f'this step and needs the Gramian (see '
+                             f'recomputes_now)')
         check_matrix(self, 'Gramian', gramian, t, t)
         weights = self.weigh(losses.detach().double(),
                              gramian.detach().double())
         check_output(self, 'weights', weights, t)
-        return weights.to(device=losses.device, dtype=losses.dtype)
+        if self.recompute_every > 1:
+            self.reused_weights = weights.detach().clone()
+            self.weights_age.fill_(1)
+        return weights
 
     @abstractmethod
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:

@@ -37,14 +37,22 @@ METHODS = {
     'ConFIG': dict(),
     'GradDrop': dict(seed=3),
     'DBMTL': dict(),
+    'STCH': dict(),
+    'IMTLL': dict(),
+    'SDMGrad': dict(n_iter=1),      # warm start matters
+    'MoDo': dict(),
+    'CRMOGM': dict(),
+    'ExcessMTL': dict(),
+    'MoCo': dict(),
 }
 # methods whose output depends on what they saw before
 STATEFUL = {
     'UncertaintyWeighting', 'DWA', 'RLW', 'FAMO', 'GradNorm', 'PCGrad',
-    'GradVac', 'NashMTL', 'GradDrop', 'DBMTL'
+    'GradVac', 'NashMTL', 'GradDrop', 'DBMTL', 'SDMGrad', 'MoDo', 'CRMOGM',
+    'ExcessMTL', 'MoCo'
 }
 NEEDS_NUM_TASKS = {
-    'UncertaintyWeighting', 'DWA', 'FAMO', 'GradNorm', 'NashMTL'
+    'UncertaintyWeighting', 'DWA', 'FAMO', 'GradNorm', 'NashMTL', 'IMTLL'
 }
 
 
@@ -79,7 +87,8 @@ def test_registered_names():
         cls = BALANCERS.get(name)
         assert issubclass(cls, Balancer), name
         assert cls.__doc__ and 'arXiv' in cls.__doc__ or name in (
-            'StaticWeighting', 'EqualWeighting', 'IMTLG'), name
+            'StaticWeighting', 'EqualWeighting', 'IMTLG', 'IMTLL',
+            'CRMOGM'), name
     assert issubclass(BALANCERS.get('GradNorm'), GramianWeighting)
     assert BALANCERS.get('GradNorm').weights_heads
     for name in ('GradDrop', 'DBMTL'):

@@ -1,5 +1,4 @@
 """DB-MTL (Lin et al., 2023)."""
-import warnings
 from typing import Optional
 
 import torch
@@ -7,10 +6,11 @@ from torch import Tensor
 
 from mmmtl.registry import BALANCERS
 from ..base import JacobianAggregator
+from .gradient_average import GradientAverage
 
 
 @BALANCERS.register_module()
-class DBMTL(JacobianAggregator):
+class DBMTL(GradientAverage, JacobianAggregator):
     r"""Dual-Balancing Multi-Task Learning.
 
     Lin, Jiang, Ye, Zhang, Chen, Chen, Liu & Kwok, "Dual-Balancing for
@@ -66,32 +66,10 @@ class DBMTL(JacobianAggregator):
             raise ValueError(f'DBMTL: need 0 <= beta < 1 and beta_sigma >= '
                              f'0, got beta={beta}, beta_sigma={beta_sigma}')
         self.beta, self.beta_sigma, self.eps = beta, beta_sigma, eps
-        self.register_buffer('step', torch.zeros((), dtype=torch.long))
-        # T x P, created on the first step (in the Jacobian's dtype/device)
-        self.register_buffer('ema', None)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # a fresh balancer has no average yet: make room for the saved one
-        saved = state_dict.get(prefix + 'ema')
-        if saved is not None and (self.ema is None
-                                  or self.ema.shape != saved.shape):
-            self.ema = torch.empty_like(saved)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._init_average()
 
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
-        if self.ema is not None and self.ema.shape != jacobian.shape:
-            warnings.warn(f'DBMTL: the Jacobian changed shape from '
-                          f'{tuple(self.ema.shape)} to '
-                          f'{tuple(jacobian.shape)}; restarting its '
-                          f'gradient average')
-            self.ema = None
-            self.step.zero_()
-        if self.ema is None:
-            self.ema = torch.zeros_like(jacobian)
-        elif self.ema.device != jacobian.device or \
-                self.ema.dtype != jacobian.dtype:
-            self.ema = self.ema.to(jacobian)
-        self.step += 1
+        self._average_for(jacobian)
         beta_k = self.beta / float(self.step)**self.beta_sigma
         # ema <- beta_k ema + (1 - beta_k) g_t / (L_t + eps), in place (no
         # T x P temporary for the log-loss gradients)

@@ -33,6 +33,9 @@ class DualProj(TorchJDWeighting):
         num_tasks (int, optional): Number of tasks.
         update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
+        recompute_every (int): Compute the weights every this many
+            steps, reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
 
     Needs ``mmmtl[solvers]`` (quadprog, qpsolvers).
     """
@@ -42,8 +45,10 @@ class DualProj(TorchJDWeighting):
     def __init__(self, pref_vector: Optional[Sequence[float]] = None,
                  norm_eps: float = 1e-4, reg_eps: float = 1e-4,
                  num_tasks: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
-        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale,
+                         recompute_every=recompute_every)
         pref = pref_tensor('DualProj', pref_vector, num_tasks)
 
         def make():

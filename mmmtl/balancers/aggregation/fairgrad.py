@@ -47,6 +47,9 @@ class FairGrad(TorchJDWeighting):
         num_tasks (int, optional): Number of tasks.
         update_scale (str, optional): ``'sum'`` (default), ``'paper'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
+        recompute_every (int): Compute the weights every this many
+            steps, reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
 
     Needs ``mmmtl[solvers]`` (scipy).
     """
@@ -56,8 +59,10 @@ class FairGrad(TorchJDWeighting):
 
     def __init__(self, alpha: float = 1.0, max_iters: Optional[int] = None,
                  tol: float = 1e-3, num_tasks: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
-        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale,
+                         recompute_every=recompute_every)
         if alpha < 0 or tol <= 0:
             raise ValueError(f'FairGrad: need alpha >= 0 and tol > 0, got '
                              f'alpha={alpha}, tol={tol}')

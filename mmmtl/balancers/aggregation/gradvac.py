@@ -43,6 +43,9 @@ class GradVac(TorchJDWeighting):
             on the first step).
         update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
+        recompute_every (int): Compute the weights every this many
+            steps, reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
     """
 
     supports_task_subsets = False
@@ -52,7 +55,9 @@ class GradVac(TorchJDWeighting):
     def __init__(self, beta: float = 0.5, eps: float = 1e-8,
                  seed: Optional[int] = None,
                  num_tasks: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
         super().__init__(num_tasks=num_tasks, seed=seed,
-                         update_scale=update_scale)
+                         update_scale=update_scale,
+                         recompute_every=recompute_every)
         self._build(lambda: GradVacWeighting(beta=beta, eps=eps))

@@ -28,9 +28,14 @@ class IMTLG(TorchJDWeighting):
         num_tasks (int, optional): Number of tasks.
         update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
+        recompute_every (int): Compute the weights every this many
+            steps, reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
     """
 
     def __init__(self, num_tasks: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
-        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale,
+                         recompute_every=recompute_every)
         self._build(IMTLGWeighting)

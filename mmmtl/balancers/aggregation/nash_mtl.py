@@ -67,6 +67,9 @@ class NashMTL(TorchJDWeighting):
         num_tasks (int): Number of tasks (required).
         update_scale (str, optional): ``'sum'`` (default), ``'paper'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
+        recompute_every (int): Compute the weights every this many
+            steps, reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
 
     Needs ``mmmtl[solvers]`` (cvxpy, ecos).
     """
@@ -80,8 +83,10 @@ class NashMTL(TorchJDWeighting):
     def __init__(self, max_norm: float = 1.0, update_weights_every: int = 1,
                  optim_niter: int = 20, tol: float = 1e-2,
                  num_tasks: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
-        super().__init__(num_tasks=num_tasks, update_scale=update_scale)
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks, update_scale=update_scale,
+                         recompute_every=recompute_every)
         n = require_num_tasks(self, num_tasks)
         if max_norm < 0 or tol <= 0:
             raise ValueError(f'NashMTL: need max_norm >= 0 and tol > 0, got '

@@ -36,13 +36,18 @@ class PCGrad(TorchJDWeighting):
         num_tasks (int, optional): Number of tasks.
         update_scale (str, optional): ``'paper'`` (default), ``'sum'`` or
             ``'norm'``: see :class:`TorchJDWeighting`.
+        recompute_every (int): Compute the weights every this many
+            steps, reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
     """
 
     uses_rng = True
 
     def __init__(self, seed: Optional[int] = None,
                  num_tasks: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
         super().__init__(num_tasks=num_tasks, seed=seed,
-                         update_scale=update_scale)
+                         update_scale=update_scale,
+                         recompute_every=recompute_every)
         self._build(PCGradWeighting)

@@ -132,6 +132,15 @@ GRADVAC_STATE = ('_phi_t', '_state_key')
 #: Nash-MTL's weighting's attributes holding its state (step count,
 #: previous solution and normalisation).
 NASH_MTL_STATE = ('step', 'prvs_alpha', 'normalization_factor')
+#: SDMGradWeighting's, MoDoWeighting's and CRMOGMWeighting's weights of the
+#: previous step (the warm start of the next).
+SDMGRAD_STATE = ('_w', '_state_key')
+MODO_STATE = ('_lambda', '_state_key')
+CR_MOGM_STATE = ('_lambda', )
+#: ExcessMTLWeighting's weights, sums of squared gradients, baseline and
+#: step count.
+EXCESS_MTL_STATE = ('_weights', '_sq_grad_sum', '_initial_w',
+                    '_warmup_w_sum', '_n_steps', '_state_key')
 
 
 def torchjd_version() -> str:
@@ -204,29 +213,13 @@ def set_torchjd_state(weighting: Any, names: Tuple[str, ...],
                 setattr(weighting, name, _decode(value))
 
 
-class TorchJDWeighting(GramianWeighting):
-    """A :class:`GramianWeighting` whose weights come from a torchjd object.
+class HoldsTorchJD(nn.Module):
+    """Mixin of a balancer that holds a torchjd object as ``self.weighting``.
 
-    Subclasses call :meth:`_build` in their ``__init__`` with a factory of
-    the torchjd ``Weighting`` (or ``Aggregator``), and may override
-    :meth:`_solve` (how the torchjd object turns the Gramian into weights;
-    default: call it on the Gramian). :meth:`_solve` is given ``G / s``
-    (``s`` the mean of the diagonal); :attr:`weight_degree` maps its
-    weights back to ``G``.
-
-    The torchjd object is kept outside the module tree (``self.weighting``
-    is a plain attribute): its state is checkpointed only through
-    :meth:`get_extra_state`, as listed in :attr:`torchjd_state`, so that a
-    fresh balancer (whose torchjd object has no state yet) loads a
-    checkpoint without unexpected keys.
-
-    Args:
-        num_tasks (int, optional): Number of tasks ``T``.
-        seed (int, optional): Only for methods that draw random numbers
-            (:attr:`uses_rng`): see :class:`Balancer`.
-        update_scale (str, optional): ``'paper'``, ``'sum'`` or ``'norm'``
-            (see :func:`rescale_weights`); default
-            :attr:`default_update_scale`.
+    The torchjd object is kept outside the module tree (a plain attribute):
+    its state is checkpointed only through :meth:`get_extra_state`, as
+    listed in :attr:`torchjd_state`, so that a fresh balancer (whose torchjd
+    object has no state yet) loads a checkpoint without unexpected keys.
     """
 
     #: Attributes of the torchjd object that hold state between steps
@@ -234,19 +227,6 @@ class TorchJDWeighting(GramianWeighting):
     torchjd_state: ClassVar[Tuple[str, ...]] = ()
     #: Modules the torchjd object needs beyond torch (from mmmtl[solvers]).
     solvers: ClassVar[Tuple[str, ...]] = ()
-    #: ``d`` in ``w(c G) = c^d w(G)`` for the method's rule: 0 for weights
-    #: that depend on directions only, -1/2 for Nash-MTL.
-    weight_degree: ClassVar[float] = 0.0
-    #: ``update_scale`` when the config gives none.
-    default_update_scale: ClassVar[str] = 'paper'
-
-    def __init__(self, num_tasks: Optional[int] = None,
-                 seed: Optional[int] = None,
-                 update_scale: Optional[str] = None) -> None:
-        super().__init__(num_tasks=num_tasks, seed=seed)
-        self.update_scale = check_update_scale(
-            type(self).__name__, update_scale or self.default_update_scale)
-        self._fallbacks = 0
 
     def _build(self, factory: Callable[[], nn.Module]) -> None:
         """Build the torchjd object, turning a missing solver into an
@@ -259,6 +239,51 @@ class TorchJDWeighting(GramianWeighting):
             raise ImportError(f'{name}: {e}; {SOLVERS_HINT}') from e
         # plain attribute, not a submodule: see the class docstring
         object.__setattr__(self, 'weighting', weighting)
+
+    def get_extra_state(self) -> Dict[str, Any]:
+        return get_torchjd_state(self.weighting, self.torchjd_state)
+
+    def set_extra_state(self, state: Optional[Dict[str, Any]]) -> None:
+        set_torchjd_state(self.weighting, self.torchjd_state, state or {})
+
+
+class TorchJDWeighting(HoldsTorchJD, GramianWeighting):
+    """A :class:`GramianWeighting` whose weights come from a torchjd object.
+
+    Subclasses call :meth:`_build` in their ``__init__`` with a factory of
+    the torchjd ``Weighting`` (or ``Aggregator``), and may override
+    :meth:`_solve` (how the torchjd object turns the Gramian into weights;
+    default: call it on the Gramian). :meth:`_solve` is given ``G / s``
+    (``s`` the mean of the diagonal); :attr:`weight_degree` maps its
+    weights back to ``G``.
+
+    The torchjd object is held as in :class:`HoldsTorchJD`.
+
+    Args:
+        num_tasks (int, optional): Number of tasks ``T``.
+        seed (int, optional): Only for methods that draw random numbers
+            (:attr:`uses_rng`): see :class:`Balancer`.
+        update_scale (str, optional): ``'paper'``, ``'sum'`` or ``'norm'``
+            (see :func:`rescale_weights`); default
+            :attr:`default_update_scale`.
+        recompute_every (int): See :class:`GramianWeighting`.
+    """
+
+    #: ``d`` in ``w(c G) = c^d w(G)`` for the method's rule: 0 for weights
+    #: that depend on directions only, -1/2 for Nash-MTL.
+    weight_degree: ClassVar[float] = 0.0
+    #: ``update_scale`` when the config gives none.
+    default_update_scale: ClassVar[str] = 'paper'
+
+    def __init__(self, num_tasks: Optional[int] = None,
+                 seed: Optional[int] = None,
+                 update_scale: Optional[str] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks, seed=seed,
+                         recompute_every=recompute_every)
+        self.update_scale = check_update_scale(
+            type(self).__name__, update_scale or self.default_update_scale)
+        self._fallbacks = 0
 
     def _solve(self, gramian: Tensor) -> Tensor:
         """Weights from the Gramian (overridden by matrix-only methods)."""
@@ -304,9 +329,3 @@ class TorchJDWeighting(GramianWeighting):
     def extra_repr(self) -> str:
         return f'weighting={self.weighting!r}, ' \
             f'update_scale={self.update_scale!r}'
-
-    def get_extra_state(self) -> Dict[str, Any]:
-        return get_torchjd_state(self.weighting, self.torchjd_state)
-
-    def set_extra_state(self, state: Optional[Dict[str, Any]]) -> None:
-        set_torchjd_state(self.weighting, self.torchjd_state, state or {})

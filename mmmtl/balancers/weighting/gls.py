@@ -1,15 +1,15 @@
 """Geometric Loss Strategy (Chennupati et al., 2019)."""
 from typing import List, Optional
 
-import torch
 from torch import Tensor
+from torchjd.scalarization import GeometricMean
 
 from mmmtl.registry import BALANCERS
-from ..base import LossWeighting
+from .scalarizer_adapter import ScalarizerWeighting
 
 
 @BALANCERS.register_module()
-class GLS(LossWeighting):
+class GLS(ScalarizerWeighting):
     r"""Geometric Loss Strategy.
 
     Chennupati, Sistu, Yogamani & Rawashdeh, "MultiNet++: Multi-Stream
@@ -24,11 +24,15 @@ class GLS(LossWeighting):
                  = \sum_t w_t \nabla L_t, \qquad
         w_t = \frac{(\prod_i L_i)^{1/T}}{T\, L_t},
 
-    so :meth:`weigh` returns these weights, detached: one backward of
-    :math:`\sum_t w_t L_t` gives exactly the gradient of the geometric mean.
-    (The logged combined loss :math:`\sum_t w_t L_t` equals :math:`L`.)
-    Losses must be non-negative; a zero loss is raised to ``eps`` (the
-    geometric mean's gradient is undefined there).
+    the (detached) weights :meth:`weigh` returns: one backward of
+    :math:`\sum_t w_t L_t` gives exactly the gradient of the geometric mean
+    (the logged combined loss :math:`\sum_t w_t L_t` equals :math:`L`).
+    torchjd's ``torchjd.scalarization.GeometricMean`` computes :math:`L`,
+    the weights are its gradient (see :class:`ScalarizerWeighting`). Losses
+    must be non-negative; a loss below ``eps`` counts as ``eps`` (the
+    geometric mean's gradient is undefined at 0). The rule treats whatever
+    tasks it is given alike, so partial-label steps use the present tasks'
+    geometric mean.
 
     Args:
         eps (float): Floor of the losses. Default 1e-8.
@@ -42,8 +46,9 @@ class GLS(LossWeighting):
         super().__init__(num_tasks=num_tasks)
         self.eps = eps
 
-    def weigh(self, losses: Tensor,
-              tasks: Optional[List[int]] = None) -> Tensor:
-        safe = losses.double().clamp(min=self.eps)
-        geo_mean = torch.exp(safe.log().mean())
-        return geo_mean / (safe.numel() * safe)
+    def scalarize(self, losses: Tensor, tasks: Optional[List[int]]
+                  ) -> Tensor:
+        # the value at the floored losses, the gradient passed straight
+        # through to the losses
+        floored = losses.detach().clamp(min=self.eps)
+        return GeometricMean()(floored + (losses - losses.detach()))

@@ -62,6 +62,9 @@ class GradNorm(GramianWeighting):
         step_scale (str): ``'relative'`` (default) or ``'paper'``, see
             above.
         num_tasks (int): Number of tasks (required).
+        recompute_every (int): Update the weights every this many steps,
+            reuse them in between (see :class:`GramianWeighting`).
+            Default 1.
     """
 
     supports_task_subsets = False
@@ -70,8 +73,10 @@ class GradNorm(GramianWeighting):
 
     def __init__(self, alpha: float = 1.5, lr: float = 0.025,
                  min_weight: float = 1e-4, step_scale: str = 'relative',
-                 num_tasks: Optional[int] = None) -> None:
-        super().__init__(num_tasks=num_tasks)
+                 num_tasks: Optional[int] = None,
+                 recompute_every: int = 1) -> None:
+        super().__init__(num_tasks=num_tasks,
+                         recompute_every=recompute_every)
         n = require_num_tasks(self, num_tasks)
         if lr < 0 or min_weight <= 0:
             raise ValueError(f'GradNorm: need lr >= 0 and min_weight > 0, '
