@@ -355,12 +355,15 @@ def _cli(*args):
 def test_cli_writes_and_rejects_bad_arguments(tmp_path):
     out = str(tmp_path / 'cli')
     r = _cli('--out-dir', out, '--num-train', '2', '--num-val', '1',
-             '--img-size', '48', '64', '--seed', '3')
+             '--img-size', '48', '64', '--seed', '3', '--depth')
     assert r.returncode == 0, r.stderr
     assert 'wrote 2 train and 1 val images of 48x64' in r.stdout
     assert osp.abspath(out) in r.stdout
     img = cv2.imread(osp.join(out, 'images/train/000000.jpg'))
     assert img.shape[:2] == (48, 64)
+    depth = cv2.imread(osp.join(out, 'depth_maps/val/000000.png'),
+                       cv2.IMREAD_UNCHANGED)
+    assert depth.dtype == np.uint16 and depth.shape == (48, 64)
     with open(osp.join(out, 'meta.json')) as f:
         assert json.load(f)['seed'] == 3
     # an existing dataset needs --overwrite

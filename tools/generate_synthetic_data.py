@@ -17,7 +17,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Generate the synthetic detection + segmentation dataset '
-        '(COCO instances json, RGB jpgs, uint8 png seg maps)')
+        '(COCO instances json, RGB jpgs, uint8 png seg maps; with --depth, '
+        'uint16 png depth maps)')
     p.add_argument('--out-dir', default='data/synthetic',
                    help='folder to write (default: data/synthetic)')
     p.add_argument('--num-train', type=int, default=200,
