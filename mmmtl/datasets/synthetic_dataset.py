@@ -19,7 +19,9 @@ class SyntheticMultiTaskDataset(MultiTaskCocoDataset):
         data_root (str): Where the dataset lives (or will be written).
         generate (dict, optional): Arguments of
             :func:`ensure_synthetic_dataset` (``num_train``, ``num_val``,
-            ``img_size``, ``seed``). ``None`` never generates.
+            ``img_size``, ``seed``, ``depth``: depth maps too, read with
+            ``data_prefix=dict(..., depth='depth_maps/{split}/')``).
+            ``None`` never generates.
         **kwargs: As :class:`MultiTaskCocoDataset`.
     """
 
