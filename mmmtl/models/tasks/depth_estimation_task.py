@@ -51,8 +51,11 @@ class DepthEstimationTask(BaseTask):
                  head: ConfigType,
                  max_depth: float,
                  neck: OptConfigType = None,
+                 auxiliary: bool = False,
+                 distill: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
-        super().__init__(neck=neck, init_cfg=init_cfg)
+        super().__init__(neck=neck, auxiliary=auxiliary, distill=distill,
+                         init_cfg=init_cfg)
         if not max_depth > 0:
             raise ValueError(f'DepthEstimationTask: max_depth must be > 0, '
                              f'got {max_depth}')
