@@ -13,10 +13,12 @@ same model.
 
     python tools/analysis_tools/benchmark_balancers.py CONFIG \
         [--img-size H W] [--batch-size N] [--rounds R] [--warmup W] [--amp] \
-        [--methods EqualWeighting DWA PCGrad ...] [--modes feature parameter] \
+        [--methods EqualWeighting DWA PCGrad 'NashMTL:recompute_every=4' ...] \
+        [--modes feature parameter] \
         [--device cpu|cuda] [--threads T] [--clock wall|cpu] [--show-order]
 """
 import argparse
+import ast
 import copy
 import os.path as osp
 import sys
@@ -38,10 +40,11 @@ from mmmtl.utils.benchmark import (  # noqa: E402
 
 REFERENCE = 'EqualWeighting'
 LOSS_METHODS = ['StaticWeighting', 'UncertaintyWeighting', 'DWA', 'RLW',
-                'GLS', 'FAMO']
+                'GLS', 'FAMO', 'STCH', 'IMTLL']
 GRAD_METHODS = ['GradNorm', 'PCGrad', 'GradVac', 'CAGrad', 'MGDA', 'IMTLG',
                 'NashMTL', 'AlignedMTL', 'UPGrad', 'DualProj', 'ConFIG',
-                'FairGrad', 'GradDrop', 'DBMTL']
+                'FairGrad', 'GradDrop', 'DBMTL', 'SDMGrad', 'MoDo', 'CRMOGM',
+                'ExcessMTL', 'MoCo']
 # torchjd aggregators to compare our path with (same method, torchjd's API)
 TORCHJD_AGGREGATORS = {'UPGrad': 'UPGrad', 'MGDA': 'MGDA', 'PCGrad': 'PCGrad',
                        'IMTLG': 'IMTLG', 'AlignedMTL': 'AlignedMTL',
@@ -61,11 +64,24 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def parse_method(spec):
+    """``'Name'`` or ``'Name:key=value,key=value'`` (values as Python
+    literals) -> (name, balancer options)."""
+    name, _, opts = spec.partition(':')
+    kwargs = {}
+    for item in filter(None, opts.split(',')):
+        key, _, value = item.partition('=')
+        kwargs[key.strip()] = ast.literal_eval(value.strip())
+    return name, kwargs
+
+
 def wrapper_config(method, mode, amp):
+    name, kwargs = parse_method(method)
     wcfg = dict(type='MultiTaskOptimWrapper',
                 constructor='MultiTaskOptimWrapperConstructor',
                 optimizer=dict(type='SGD', lr=1e-4, momentum=0.9),
-                balancer=dict(type=method), amp=amp, log_cosine=False)
+                balancer=dict(type=name, **kwargs), amp=amp,
+                log_cosine=False)
     if mode != '-':
         wcfg['jacobian_mode'] = mode
     return wcfg
@@ -74,7 +90,7 @@ def wrapper_config(method, mode, amp):
 def method_contenders(base, method, args):
     """The contenders of one method: one per Jacobian mode it runs in
     (loss weightings: one), each with its own copy of the model."""
-    cls = BALANCERS.get(method)
+    cls = BALANCERS.get(parse_method(method)[0])
     if cls is None:
         print(f'skip {method}: not registered')
         return []
