@@ -248,3 +248,44 @@ def test_mtan_on_two_processes_matches_one_on_the_global_batch(tmp_path):
         moved += float((initial.state_dict()[key].float() -
                         value.float()).abs().sum())
     assert moved > 1e-3
+
+
+# ----------------------------------------------------- benchmark script
+def test_benchmark_script_rows(capsys):
+    """One row per config, the reference's ratios 1.00, the parameter
+    counts of the built models (no timing is checked: the figures belong
+    to docs/architectures.md)."""
+    import importlib.util
+    import os.path as osp
+    from mtl_fixtures import REPO
+    path = osp.join(REPO, 'tools/analysis_tools/benchmark_architectures.py')
+    spec = importlib.util.spec_from_file_location('bench_arch', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    configs = [osp.join(REPO, 'configs/synthetic', f'{prefix}retinanet_'
+                        'r18-c32_fpn_semfpn_synthetic.py')
+               for prefix in ('', 'sharing-tree_')]
+    bench.run(bench.parse_args(
+        configs + ['--names', 'hard', 'tree', '--rounds', '2', '--warmup',
+                   '0', '--train-batch-size', '1', '--infer-batch-size', '1',
+                   '--threads', '1', '--balancer', 'MGDA']))
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith('| hard') or line.startswith('| tree')]
+    assert len(lines) == 2
+    hard, tree = [[c.strip() for c in line.split('|')[1:-1]]
+                  for line in lines]
+    assert hard[4].startswith('1.00') and hard[7].startswith('1.00')
+    # the tree: stages 3-4 and the FPN once per group, stem + stages 1-2
+    # shared
+    assert float(tree[1]) > float(hard[1]) and float(tree[2]) < 0.5
+
+
+def test_branch_features_against_heads_are_checked_at_the_first_pass():
+    """No neck: the det head reads the masked backbone maps (strides 4 to
+    32), not the FPN's maps of strides 8 to 64 it was configured for."""
+    model = MODELS.build(arch_cfg('mtan', neck=None))
+    data = model.data_preprocessor(random_batch(2), True)
+    with pytest.raises(ValueError, match=r'strides\[0\]=8 but shared '
+                       r'feature map 0 is 16x16, stride 4'):
+        model.task_losses(model.extract_feat(data['inputs']),
+                          data['data_samples'])

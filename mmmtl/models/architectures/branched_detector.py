@@ -74,7 +74,7 @@ class BranchedMultiTaskDetector(MultiTaskDetector):
         self.necks: Optional[ModuleDict] = None
         self._task_cfgs = {k: dict(v) for k, v in tasks.items()}
         self._input_size = None
-        self._checked = False
+        self._checked: set = set()   # branches checked at a forward pass
 
     # ---------------------------------------------------------------- build
     @staticmethod
@@ -123,7 +123,7 @@ class BranchedMultiTaskDetector(MultiTaskDetector):
 
     def note_input(self, batch_inputs: Tensor) -> None:
         """Keep the input size for the first forward pass's checks."""
-        if not self._checked:
+        if len(self._checked) < len(self.branches):
             self._input_size = tuple(batch_inputs.shape[-2:])
 
     def task_features(self, feats: Features,
@@ -137,11 +137,11 @@ class BranchedMultiTaskDetector(MultiTaskDetector):
             if not wanted:
                 continue
             branch_feats = tuple(self.branch_features(branch, feats))
-            if not self._checked:
+            if branch not in self._checked:
                 check_heads(self._branch_cfgs(branch),
                             batch_features(self._input_size, branch_feats))
+                self._checked.add(branch)
             out.update((t, branch_feats) for t in wanted)
-        self._checked = True
         return out
 
     def task_modules(self) -> Dict[str, List[nn.Module]]:
