@@ -115,5 +115,6 @@ def test_discriminator_trains_in_the_model_by_default_auxiliary():
     before = [p.detach().clone() for p in model.tasks['disc'].parameters()]
     logs = model.train_step(batch, wrapper)
     assert math.isfinite(float(logs['disc.loss']))
+    assert float(logs['disc.grl_lambda']) == 1.0
     assert all((p - b).abs().max() > 0 for p, b in
                zip(model.tasks['disc'].parameters(), before))

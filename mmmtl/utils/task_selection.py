@@ -22,14 +22,28 @@ PER_TASK_BALANCER_OPTIONS = ('weights', 'pref_vector', 'leak')
 TaskKey = Tuple[str, Optional[str]]
 
 
-def task_key(task_cfg: dict) -> TaskKey:
-    """(task kind, label key) of a task config: what its metrics look at."""
+def task_class(task_cfg: dict) -> type:
+    """The registered class of a task config."""
     from mmdet.registry import MODELS
     cls = MODELS.get(task_cfg['type'])
     if cls is None:
         raise KeyError(f"task type {task_cfg['type']!r} is not registered")
-    kind = getattr(cls, 'task_kind', 'other')
-    label_key = task_cfg.get('label_key', 'image_label') \
+    return cls
+
+
+def task_option(task_cfg: dict, name: str):
+    """An argument of a task config: its value there, else the default of
+    its class (None if the class has no such argument)."""
+    if name in task_cfg:
+        return task_cfg[name]
+    param = inspect.signature(task_class(task_cfg)).parameters.get(name)
+    return None if param is None else param.default
+
+
+def task_key(task_cfg: dict) -> TaskKey:
+    """(task kind, label key) of a task config: what its metrics look at."""
+    kind = getattr(task_class(task_cfg), 'task_kind', 'other')
+    label_key = task_option(task_cfg, 'label_key') \
         if kind == 'classification' else None
     return kind, label_key
 
@@ -125,6 +139,11 @@ def select_tasks(cfg: Config, tasks: Sequence[str]) -> Config:
             f'--tasks {" ".join(tasks)}: {unknown or "no task"} not among '
             f'the tasks of the config (model.tasks: {available})')
     kept = [t for t in available if t in tasks]
+    if all(is_auxiliary(cfg.model.tasks[t]) for t in kept):
+        raise ValueError(
+            f'--tasks {" ".join(tasks)}: only auxiliary tasks, which are '
+            'trained to help others and never predicted or evaluated; '
+            'name a predicted task too')
     keys = [task_key(cfg.model.tasks[t]) for t in kept]
     cfg.model.tasks = ConfigDict({t: cfg.model.tasks[t] for t in kept})
     for name in ('val_evaluator', 'test_evaluator'):
@@ -142,12 +161,7 @@ def select_tasks(cfg: Config, tasks: Sequence[str]) -> Config:
 def is_auxiliary(task_cfg: dict) -> bool:
     """Whether a task config makes an auxiliary task (its ``auxiliary``,
     else its class's default)."""
-    from mmdet.registry import MODELS
-    if 'auxiliary' in task_cfg:
-        return bool(task_cfg['auxiliary'])
-    param = inspect.signature(MODELS.get(task_cfg['type'])).parameters.get(
-        'auxiliary')
-    return param is not None and bool(param.default)
+    return bool(task_option(task_cfg, 'auxiliary'))
 
 
 def drop_auxiliary_metrics(cfg: Config) -> Config:

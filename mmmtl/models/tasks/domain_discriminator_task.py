@@ -1,7 +1,9 @@
 """A discriminator of data sources behind gradient reversal (DANN)."""
-from typing import Sequence
+from typing import Dict, List, Sequence
 
+import torch
 from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
 from mmdet.utils import OptConfigType
 from torch import Tensor, nn
 
@@ -28,8 +30,9 @@ class DomainDiscriminatorTask(ImageClassificationTask):
 
     Auxiliary by default: trained and balanced with the other tasks, never
     predicted or exported. Its loss is cross-entropy (times
-    ``loss_weight``), its log ``acc`` the discriminator's accuracy in %
-    (near chance when the features are aligned). Images without
+    ``loss_weight``); it logs ``acc``, the discriminator's accuracy in %
+    (near chance when the features are aligned), and ``grl_lambda``, the
+    reversal weight of the step. Images without
     ``label_key`` are not labelled for it.
 
     Args:
@@ -74,6 +77,13 @@ class DomainDiscriminatorTask(ImageClassificationTask):
             width = hidden
         self.mlp = nn.Sequential(*layers)
         self.fc = nn.Linear(width, num_classes)
+
+    def loss_on_labeled(self, feats: Features,
+                        data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
+        losses = super().loss_on_labeled(feats, data_samples)
+        losses['grl_lambda'] = torch.tensor(  # logged
+            self.grl.lambda_, device=losses['loss_cls'].device)
+        return losses
 
     def _logits(self, task_feats: Features) -> Tensor:
         x = self.grl(task_feats[self.in_index]).mean(dim=(2, 3))
