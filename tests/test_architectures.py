@@ -289,3 +289,38 @@ def test_branch_features_against_heads_are_checked_at_the_first_pass():
                        r'feature map 0 is 16x16, stride 4'):
         model.task_losses(model.extract_feat(data['inputs']),
                           data['data_samples'])
+
+
+def test_mtan_exports_to_onnx(tmp_path):
+    """The raw outputs go through each task's branch (task_features):
+    onnxruntime gives PyTorch's outputs. (Cross-Stitch and the sharing tree
+    export the same way.)"""
+    pytest.importorskip('onnxruntime')
+    from mmmtl.deployment.onnx_export import check_export, export_onnx
+    from mmmtl.deployment.raw_outputs import RawOutputModel
+    model, _ = build(arch_cfg('mtan'))
+    raw = RawOutputModel(model.eval())
+    export_onnx(raw, str(tmp_path / 'mtan.onnx'), (64, 64))
+    diffs = check_export(str(tmp_path / 'mtan.onnx'), raw, (64, 64))
+    assert len(diffs) >= 3 and max(diffs.values()) < 1e-4
+
+
+@pytest.mark.parametrize('kind', ARCHS)
+def test_csp_backbone_stages_map_to_its_out_indices(kind):
+    """CSPNeXt counts its stem as layer 0: the architectures' necks get the
+    maps hard sharing's neck gets (same sizes and channels)."""
+    def model(kind):
+        cfg = arch_cfg(kind, backbone=dict(
+            type='CSPNeXt', arch='P5', deepen_factor=0.167,
+            widen_factor=0.125, out_indices=(1, 2, 3, 4),
+            norm_cfg=dict(type='GN', num_groups=4)))
+        cfg['neck']['in_channels'] = [16, 32, 64, 128]
+        return MODELS.build(cfg)
+
+    image = torch.randn(2, 3, 64, 64)
+    hard = model('hard')
+    want = [f.shape for f in hard.extract_feat(image)]
+    arch = model(kind)
+    got = arch.task_features(arch.extract_feat(image))
+    assert [f.shape for f in got['seg']] == want
+    assert [f.shape for f in got['det']] == want

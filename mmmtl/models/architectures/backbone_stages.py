@@ -10,8 +10,8 @@ list their parts in ``layers`` with the stem first (``CSPDarknet``,
     output x if i in out_indices
 
 and the functions here run the same pieces one at a time. Stage ``i`` is
-the i-th of ``res_layers`` (ResNet ``layer{i+1}``), ``out_indices`` as in
-the backbone's config.
+the i-th of ``res_layers`` (ResNet ``layer{i+1}``) or the ``i+1``-th of
+``layers`` (after the stem); :func:`out_indices` counts in stages.
 """
 from typing import List, Sequence, Tuple
 
@@ -41,7 +41,15 @@ def stage(backbone: nn.Module, i: int) -> nn.Module:
 
 
 def out_indices(backbone: nn.Module) -> Tuple[int, ...]:
-    return tuple(backbone.out_indices)
+    """The stages whose outputs the backbone returns. (A ``layers``
+    backbone counts its stem as layer 0: its stage ``i`` is its layer
+    ``i + 1``.)"""
+    if hasattr(backbone, 'res_layers'):
+        return tuple(backbone.out_indices)
+    if 0 in backbone.out_indices:
+        raise ValueError('model.backbone.out_indices includes 0 (the stem): '
+                         'this architecture hands on stage outputs only')
+    return tuple(i - 1 for i in backbone.out_indices)
 
 
 def run_stem(backbone: nn.Module, image: Tensor) -> Tensor:
