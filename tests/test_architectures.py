@@ -324,3 +324,27 @@ def test_csp_backbone_stages_map_to_its_out_indices(kind):
     got = arch.task_features(arch.extract_feat(image))
     assert [f.shape for f in got['seg']] == want
     assert [f.shape for f in got['det']] == want
+
+
+@pytest.mark.parametrize('kind', ['mtan', 'tree'])
+def test_a_task_without_labels_leaves_its_branch_alone(kind):
+    """A batch with no seg labels: the seg branch (MTAN's masks and neck,
+    the tree's group stages and neck) gets no update, det's does."""
+    from mtl_fixtures import without_seg_labels
+    model, wrapper = build(arch_cfg(kind), 'UPGrad', 'feature')
+    branch = {'mtan': lambda t: [model.attention[t].masks, model.necks[t]],
+              'tree': lambda t: model.branch_modules(
+                  'dense' if t == 'seg' else 'det_group')}[kind]
+
+    def params(task):
+        return [p.detach().clone() for m in branch(task)
+                for p in m.parameters()]
+
+    before = {t: params(t) for t in ('det', 'seg')}
+    logs = model.train_step(without_seg_labels(random_batch(2)), wrapper)
+    assert 'seg.loss' not in logs and torch.isfinite(logs['loss'])
+    after = {t: params(t) for t in ('det', 'seg')}
+    assert all(torch.equal(a, b)
+               for a, b in zip(after['seg'], before['seg']))
+    assert not all(torch.equal(a, b)
+                   for a, b in zip(after['det'], before['det']))
