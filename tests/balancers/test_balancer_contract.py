@@ -310,3 +310,23 @@ def test_cpu_balancer_with_cuda_inputs(name):
         if want is not None and name not in ('GradDrop', ):
             torch.testing.assert_close(out.cpu(), want, rtol=1e-5,
                                        atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('name', sorted(STATEFUL))
+def test_state_saved_on_cuda_resumes_from_a_cpu_checkpoint(name):
+    # a checkpoint loaded onto the CPU, the run resumed on CUDA inputs
+    bal = make(name, 3)
+    for step in range(3):
+        run(bal, *(x.cuda() for x in inputs(3, step)))
+    buf = io.BytesIO()
+    torch.save(bal.state_dict(), buf)
+    buf.seek(0)
+    restored = make(name, 3)
+    restored.load_state_dict(torch.load(buf, weights_only=True,
+                                        map_location='cpu'))
+    for step in range(3, 5):
+        losses, J = (x.cuda() for x in inputs(3, step))
+        torch.testing.assert_close(run(restored, losses, J),
+                                   run(bal, losses, J), rtol=1e-6,
+                                   atol=1e-8)

@@ -70,4 +70,5 @@ class CRMOGM(HoldsTorchJD, GramianWeighting):
         self._build(lambda: CRMOGMWeighting(_GivenWeights(), alpha=alpha))
 
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
+        self._torchjd_state_on(gramian.device)
         return self.weighting(self.base(losses, gramian))

@@ -59,4 +59,5 @@ class ExcessMTL(HoldsTorchJD, JacobianAggregator):
                                                n_warmup_steps))
 
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+        self._torchjd_state_on(jacobian.device)
         return self.weighting(jacobian) @ jacobian

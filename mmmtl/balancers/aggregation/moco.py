@@ -74,6 +74,7 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
 
     def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
         y = self._average_for(jacobian)
+        self._torchjd_state_on(jacobian.device)
         k = float(self.step)
         if self.normalize_grads:
             scale = losses.to(jacobian) / (jacobian.norm(dim=1) + 1e-8)

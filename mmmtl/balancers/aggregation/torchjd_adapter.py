@@ -240,6 +240,16 @@ class HoldsTorchJD(nn.Module):
         # plain attribute, not a submodule: see the class docstring
         object.__setattr__(self, 'weighting', weighting)
 
+    def _torchjd_state_on(self, device: torch.device) -> None:
+        """Move the torchjd object's state tensors to ``device`` (a
+        checkpoint may restore them elsewhere than the inputs are)."""
+        with private_api(f'state attributes {self.torchjd_state} of '
+                         f'{type(self.weighting).__name__}'):
+            for name in self.torchjd_state:
+                value = getattr(self.weighting, name)
+                if isinstance(value, Tensor) and value.device != device:
+                    setattr(self.weighting, name, value.to(device))
+
     def get_extra_state(self) -> Dict[str, Any]:
         return get_torchjd_state(self.weighting, self.torchjd_state)
 
@@ -299,6 +309,7 @@ class TorchJDWeighting(HoldsTorchJD, GramianWeighting):
 
     def weigh(self, losses: Tensor, gramian: Tensor) -> Tensor:
         self._match_pref_vector(gramian)
+        self._torchjd_state_on(gramian.device)
         weights = self._paper_weights(gramian)
         return rescale_weights(weights, gramian, self.update_scale)
 
