@@ -18,10 +18,13 @@ class MultiTaskOptimWrapperConstructor(DefaultOptimWrapperConstructor):
       log-variances) to the optimizer as their own param group, without
       weight decay;
     * tells the wrapper which parameters are shared (``backbone``, ``neck``:
-      the model's ``shared_modules()``) and which belong to each task.
+      the model's ``shared_modules()``) and which belong to each task
+      (its ``task_modules()``: the task module, and an architecture's
+      task-specific modules).
 
-    The model must have ``tasks`` (an ``nn.ModuleDict``) and
-    ``shared_modules()``, as :class:`MultiTaskDetector` does.
+    The model must have ``tasks`` (an ``nn.ModuleDict``),
+    ``shared_modules()`` and ``task_modules()``, as
+    :class:`MultiTaskDetector` does.
     """
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
@@ -59,8 +62,11 @@ class MultiTaskOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 dict(params=extra, weight_decay=0.0))
         shared = [p for m in model.shared_modules() for p in m.parameters()]
         optim_wrapper.shared_params = shared
+        # a task's own modules: its task module, and an architecture's
+        # task-specific modules above the shared part (MTAN attention)
         optim_wrapper.task_params = {
-            name: list(task.parameters())
-            for name, task in model.tasks.items()
+            name: list(dict.fromkeys(p for m in modules
+                                     for p in m.parameters()))
+            for name, modules in model.task_modules().items()
         }
         return optim_wrapper
