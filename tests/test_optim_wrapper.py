@@ -13,7 +13,8 @@ from mmengine.optim import build_optim_wrapper
 from mmmtl.balancers import GramianWeighting, LossWeighting
 from mmmtl.models import SharedFeatures
 from mmmtl.registry import BALANCERS
-from mtl_fixtures import random_batch, tiny_model_cfg, without_seg_labels
+from mtl_fixtures import (captured_log, random_batch, tiny_model_cfg,
+                          without_seg_labels)
 
 
 @BALANCERS.register_module(force=True)
@@ -244,6 +245,28 @@ def test_gradient_accumulation_matches_one_big_step(batch):
     wrapper.step = step
 
 
+def test_accumulation_outside_a_runner_follows_mmengines_scale_loss(batch):
+    """accumulative_counts=2 in a plain loop (initialize_count_status never
+    called): each micro-batch counts 1/2, as mmengine's OptimWrapper has it
+    (the factor was -1 there, flipping the gradient)."""
+    grads = []
+    for wrapper_type in ('MultiTaskOptimWrapper', 'OptimWrapper'):
+        model = _model()
+        cfg = dict(type=wrapper_type, optimizer=dict(type='SGD', lr=0.0),
+                   accumulative_counts=2)
+        if wrapper_type == 'MultiTaskOptimWrapper':
+            cfg.update(constructor='MultiTaskOptimWrapperConstructor',
+                       balancer=dict(type='EqualWeighting'))
+        wrapper = build_optim_wrapper(model, cfg)
+        wrapper.zero_grad = lambda **kw: None
+        for seed in (0, 1):
+            model.train_step(random_batch(3, seed=seed), wrapper)
+        grads.append(_grads(model))
+    for ours, mmengine in zip(*grads):
+        assert_grads_close(ours, mmengine)
+    assert any(float(g.norm()) > 0 for g in grads[1])
+
+
 def test_clip_grad_matches_mmengines_optim_wrapper(batch):
     """Equal weighting + clip_grad: the same step as mmengine's OptimWrapper
     on the summed loss with the same clip_grad (and clipping was active)."""
@@ -356,10 +379,7 @@ def test_uncertainty_weighting_trains_only_the_present_tasks_variance(batch):
 
 
 def test_a_balancer_with_coupled_state_sums_and_says_so(batch, monkeypatch):
-    from mmmtl.engine.optim_wrappers import multitask_optim_wrapper as mod
-    said = []
-    monkeypatch.setattr(mod, 'print_log',
-                        lambda msg, **kw: said.append((msg, kw)))
+    said = captured_log(monkeypatch)
     model = _model()
     wrapper = build_optim_wrapper(model, dict(
         type='MultiTaskOptimWrapper',
@@ -369,8 +389,9 @@ def test_a_balancer_with_coupled_state_sums_and_says_so(batch, monkeypatch):
     for _ in range(2):
         logs = model.train_step(without_seg_labels(batch), wrapper)
         assert float(logs['weight.det']) == 1.0
+    said = [m for m in said if 'cannot weigh' in m]
     assert len(said) == 1                       # once, not every step
     assert "FAMO cannot weigh a step on which only the tasks ['det']" \
-        in said[0][0]
+        in said[0]
     for k, v in wrapper.balancer.state_dict().items():
         assert torch.equal(v, state[k]), k

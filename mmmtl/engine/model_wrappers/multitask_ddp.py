@@ -10,6 +10,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import MODEL_WRAPPERS
 
 from ..optim_wrappers import balances_tasks
+from ..optim_wrappers.rank_sync import broadcast_buffers
 
 
 @MODEL_WRAPPERS.register_module()
@@ -23,8 +24,12 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
     path computes per-task gradients with ``torch.autograd.grad``, which the
     DDP reducer cannot follow, so the forward bypasses DDP's (its gradient
     hooks stay idle) and the optim wrapper averages gradients over ranks
-    itself, once per optimizer step. With an ordinary optim wrapper it is
-    plain ``MMDistributedDataParallel``.
+    itself, once per optimizer step. DDP's buffer broadcast, which its
+    forward would do, is done here: with ``broadcast_buffers=True`` (DDP's
+    default) rank 0's buffers (BatchNorm running statistics) go to every
+    rank before each step's forward pass, so the ranks do not drift apart.
+    With an ordinary optim wrapper it is plain
+    ``MMDistributedDataParallel``.
 
     On CPU (gloo) the module's ``device_ids`` are dropped, as DDP requires.
     """
@@ -41,5 +46,7 @@ class MultiTaskDistributedDataParallel(MMDistributedDataParallel):
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         if balances_tasks(optim_wrapper):
+            if self.broadcast_buffers:
+                broadcast_buffers(self.module)
             return self.module.train_step(data, optim_wrapper)
         return super().train_step(data, optim_wrapper)

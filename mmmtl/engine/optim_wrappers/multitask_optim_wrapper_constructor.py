@@ -11,20 +11,17 @@ from .balances_tasks import balances_tasks
 class MultiTaskOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Constructor for :class:`MultiTaskOptimWrapper`.
 
-    On top of mmengine's default constructor (``paramwise_cfg`` included) it
+    The optimizer is built by mmengine's default constructor
+    (``paramwise_cfg`` included); then the wrapper is built with
 
-    * builds the balancer with the model's number of tasks;
-    * adds the balancer's learnable parameters (e.g. uncertainty
-      log-variances) to the optimizer as their own param group, without
-      weight decay;
-    * tells the wrapper which parameters are shared (``backbone``, ``neck``:
-      the model's ``shared_modules()``) and which belong to each task
-      (its ``task_modules()``: the task module, and an architecture's
-      task-specific modules).
+    * the balancer, built for the model's number of tasks (the wrapper adds
+      its learnable parameters, e.g. uncertainty log-variances, to the
+      optimizer as their own param group, without weight decay);
+    * the shared parameters (``backbone``, ``neck``: the model's
+      ``shared_modules()``) and each task's parameters.
 
-    The model must have ``tasks`` (an ``nn.ModuleDict``),
-    ``shared_modules()`` and ``task_modules()``, as
-    :class:`MultiTaskDetector` does.
+    The model must have ``tasks`` (an ``nn.ModuleDict``) and
+    ``shared_modules()``, as :class:`MultiTaskDetector` does.
     """
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
@@ -45,28 +42,15 @@ class MultiTaskOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         balancer_cfg = cfg.pop('balancer', None) or dict(type='EqualWeighting')
         balancer = build_balancer(
             dict(balancer_cfg, num_tasks=len(model.tasks)))
-
-        # the default constructor builds wrapper + optimizer over the model
-        self.optim_wrapper_cfg = dict(cfg, balancer=balancer)
-        try:
-            optim_wrapper = self._build(model, balancer)
-        finally:
-            self.optim_wrapper_cfg = cfg
-        return optim_wrapper
-
-    def _build(self, model: nn.Module, balancer: nn.Module) -> OptimWrapper:
-        optim_wrapper = super().__call__(model)
-        extra = [p for p in balancer.parameters() if p.requires_grad]
-        if extra:
-            optim_wrapper.optimizer.add_param_group(
-                dict(params=extra, weight_decay=0.0))
-        shared = [p for m in model.shared_modules() for p in m.parameters()]
-        optim_wrapper.shared_params = shared
-        # a task's own modules: its task module, and an architecture's
-        # task-specific modules above the shared part (MTAN attention)
-        optim_wrapper.task_params = {
-            name: list(dict.fromkeys(p for m in modules
-                                     for p in m.parameters()))
-            for name, modules in model.task_modules().items()
-        }
-        return optim_wrapper
+        optimizer = DefaultOptimWrapperConstructor(
+            dict(type='OptimWrapper', optimizer=self.optimizer_cfg),
+            self.paramwise_cfg)(model).optimizer
+        return OPTIM_WRAPPERS.build(cfg, default_args=dict(
+            optimizer=optimizer, balancer=balancer,
+            shared_params=[p for m in model.shared_modules()
+                           for p in m.parameters()],
+            # a task's own modules: its task module, and an architecture's
+            # task-specific modules above the shared part (MTAN attention)
+            task_params={name: list(dict.fromkeys(
+                p for m in modules for p in m.parameters()))
+                for name, modules in model.task_modules().items()}))
