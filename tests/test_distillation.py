@@ -146,3 +146,23 @@ def test_a_missing_teacher_checkpoint_names_the_baseline_command(tmp_path):
     (tmp_path / 'det.pth').unlink()
     with pytest.raises(FileNotFoundError, match=r'--tasks det'):
         model.data_preprocessor(random_batch(2), True)
+
+
+def test_bf16_autocast_step(tmp_path):
+    from mmengine.optim import build_optim_wrapper
+    model = student(tmp_path)
+    wrapper = build_optim_wrapper(model, dict(
+        type='MultiTaskOptimWrapper',
+        constructor='MultiTaskOptimWrapperConstructor',
+        optimizer=dict(type='SGD', lr=0.01),
+        balancer=dict(type='EqualWeighting'), amp=True, dtype='bfloat16'))
+    seen = []
+    model.data_preprocessor.register_forward_hook(
+        lambda module, args, out: seen.append(out['data_samples'][0]))
+    logs = model.train_step(random_batch(2), wrapper)
+    # the teachers ran under the step's autocast; the losses are float
+    teacher_feats = seen[0].teacher_outputs['det']['feats']
+    assert teacher_feats[0].dtype == torch.bfloat16
+    for key in ('det.loss_distill_feat', 'seg.loss_distill_logit'):
+        assert logs[key].dtype == torch.float32
+        assert math.isfinite(float(logs[key]))
