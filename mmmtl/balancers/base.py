@@ -177,10 +177,6 @@ class LossWeighting(Balancer):
         the present tasks' positions (``None``: all tasks). Methods whose
         rule treats whatever tasks it is given alike ignore ``tasks``."""
 
-    def weigh_tasks(self, losses: Tensor, tasks: Sequence[int]) -> Tensor:
-        """``self(losses, tasks=tasks)``, for callers of the former API."""
-        return self(losses, tasks=tasks)
-
     def regularizer(self, tasks: Optional[Sequence[int]] = None
                     ) -> Optional[Tensor]:
         """Extra term added to the combined loss (``None`` if there is
