@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from mtl_ddp_worker import ddp_model_cfg, free_port
+from mtl_ddp_worker import ddp_model_cfg
 from mtl_fixtures import REPO, dataset_cfg, runner_cfg
 
 ITERS = 3
@@ -59,9 +59,10 @@ def test_torchrun_two_processes_match_one(tiny_data_root, tmp_path,
     single, _ = _run(['tools/train.py',
                       _config(tiny_data_root, one_dir, 4, balancer, mode)],
                      one_dir)
-    double, proc = _run(['-m', 'torch.distributed.run', '--nproc_per_node',
-                         '2', '--master_port', str(free_port()),
-                         'tools/train.py',
+    # --standalone: torchrun binds a free port itself (a port picked free
+    # beforehand can be taken by another process before it is bound)
+    double, proc = _run(['-m', 'torch.distributed.run', '--standalone',
+                         '--nproc_per_node', '2', 'tools/train.py',
                          _config(tiny_data_root, two_dir, 2, balancer, mode),
                          '--launcher', 'pytorch'], two_dir)
     assert 'using gloo' in proc.stdout + proc.stderr

@@ -21,7 +21,7 @@ from mtl_fixtures import (captured_log, random_batch, tiny_model_cfg,
 class _TestLossWeights(LossWeighting):
     """w = (1, 2, ...)."""
 
-    def weigh(self, losses):
+    def weigh(self, losses, tasks=None):
         return torch.arange(1, len(losses) + 1, dtype=losses.dtype)
 
 

@@ -105,7 +105,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
         self._train_balancer_params()
         self.shared_params = list(shared_params or [])
         self.task_params = {k: list(v) for k, v in (task_params or {}).items()}
-        mode = getattr(self.balancer, 'jacobian_mode', None) or jacobian_mode
+        mode = self.balancer.jacobian_mode or jacobian_mode
         if mode not in JACOBIAN_MODES:
             raise ValueError(f'optim_wrapper.jacobian_mode must be one of '
                              f'{tuple(JACOBIAN_MODES)}, got {mode!r}')

@@ -68,11 +68,7 @@ class LossWeightingUpdate:
         self.balancer = balancer
 
     def __call__(self, step: TaskStep) -> Tuple[Tensor, Logs]:
-        if step.positions is None:
-            weights = self.balancer.weigh(step.global_losses)
-        else:
-            weights = self.balancer.weigh_tasks(step.global_losses,
-                                                step.positions)
+        weights = self.balancer(step.global_losses, tasks=step.positions)
         losses = torch.stack(step.losses)
         weights = weights.to(losses.device)
         total = (weights * losses).sum()
@@ -194,7 +190,7 @@ class GramianWeightingUpdate(GradientUpdate):
     mode: the global one)."""
 
     def combine(self, step, jacobian, gramian):
-        weights = self.balancer.weigh(step.global_losses, gramian.double())
+        weights = self.balancer(step.global_losses, gramian)
         weights = weights.to(jacobian.dtype)
         return weights, weights @ jacobian
 
@@ -204,7 +200,7 @@ class JacobianAggregationUpdate(GradientUpdate):
     feature gradients, which belong to its own samples)."""
 
     def combine(self, step, jacobian, gramian):
-        update = self.balancer.aggregate(step.global_losses, jacobian)
+        update = self.balancer(step.global_losses, jacobian)
         return torch.ones(len(step.names), device=jacobian.device), update
 
 
