@@ -50,15 +50,15 @@ def test_logit_divergence_by_hand():
 
 def test_task_distiller_on_hand_made_features():
     distiller = TaskDistiller(
-        teacher='det', in_channels=2, teacher_channels=2, in_index=[1],
+        teacher='det', in_channels=2, teacher_channels=2, in_index=[0, 1],
         feat_weight=2.0, logit=dict(activation='softmax', index=0,
                                     loss_weight=0.5))
-    with torch.no_grad():  # the adaptor made the identity
-        distiller.adaptors[0].weight.copy_(torch.eye(2).view(2, 2, 1, 1))
-        distiller.adaptors[0].bias.zero_()
+    with torch.no_grad():  # the adaptors made the identity
+        for adaptor in distiller.adaptors:
+            adaptor.weight.copy_(torch.eye(2).view(2, 2, 1, 1))
     level1 = torch.tensor([[3., 1.], [4., 1.]]).view(1, 2, 1, 2)
-    feats = (torch.zeros(1, 2, 4, 4), level1)
-    teacher_feats = (torch.zeros(2, 4, 4),
+    feats = (torch.tensor([1., 0.]).view(1, 2, 1, 1), level1)
+    teacher_feats = (torch.tensor([0., 1.]).view(2, 1, 1),
                      torch.tensor([[1., 2.], [0., 2.]]).view(2, 1, 2))
     teacher_logits = (torch.tensor([math.log(3), 0.]), torch.zeros(5))
     sample = BaseDataElement(teacher_outputs=dict(
@@ -68,8 +68,9 @@ def test_task_distiller_on_hand_made_features():
         return (torch.zeros(1, 2), torch.ones(1, 5))
 
     losses = distiller.loss(feats, head, [sample])
-    # 2 x the 0.4 of test_feature_distance_by_hand
-    assert float(losses['loss_distill_feat']) == pytest.approx(0.8, abs=1e-6)
+    # level 0: (1, 0) against (0, 1), 1 + 1 = 2; level 1: the 0.4 of
+    # test_feature_distance_by_hand; summed over the levels, times 2
+    assert float(losses['loss_distill_feat']) == pytest.approx(4.8, abs=1e-6)
     # 0.5 x the 0.130812 of test_logit_divergence_by_hand
     assert float(losses['loss_distill_logit']) == \
         pytest.approx(0.065406, abs=1e-6)

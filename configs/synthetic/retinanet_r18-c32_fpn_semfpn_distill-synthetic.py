@@ -2,8 +2,9 @@
 # Multi-task Learning", 2020): the demo's model as the student of the
 # demo's two single-task baselines. Each task gets a 1x1-conv adaptor per
 # FPN level that maps the student's shared features into its teacher's
-# feature space; the loss is the distance of the L2-normalised features
-# (det.loss_distill_feat, seg.loss_distill_feat), added to the task's own.
+# feature space; the loss is the distance of the L2-normalised features,
+# summed over the four finest levels (det.loss_distill_feat,
+# seg.loss_distill_feat), added to the task's own.
 # The teachers are frozen and run without gradients; they are not part of
 # the student's checkpoint. Train the teachers first (from the repository
 # root; these write the checkpoints named below):
@@ -27,7 +28,7 @@ model = dict(
     tasks=dict(
         det=dict(distill=dict(
             teacher='det', in_channels=fpn_channels,
-            teacher_channels=fpn_channels, in_index=[0, 1, 2, 3, 4],
+            teacher_channels=fpn_channels, in_index=[0, 1, 2, 3],
             feat_weight=1.0)),
         seg=dict(distill=dict(
             teacher='seg', in_channels=fpn_channels,

@@ -8,7 +8,7 @@ from torch import Tensor
 def normalized_feature_distance(student: Tensor, teacher: Tensor) -> Tensor:
     """Li & Bilen 2020's feature loss: the squared Euclidean distance between
     the two feature maps after L2 normalisation along the channels, at each
-    position (N, H, W), averaged over positions. Normalising makes the
+    position (N, H, W), averaged over positions (as in the authors' code). Normalising makes the
     student match the direction of the teacher's features, not their scale
     (single-task teachers' features differ in scale); the distance is in
     [0, 4]."""

@@ -18,12 +18,13 @@ class TaskDistiller(BaseModule):
     """Distils one single-task teacher into a task of the multi-task student.
 
     Li & Bilen, "Knowledge Distillation for Multi-task Learning" (ECCV
-    Workshops 2020): a task-specific adaptor ``A_t`` (a 1x1 convolution, per
-    feature level here) maps the student's shared features into the feature
-    space of task t's single-task teacher, and the loss is the distance
-    between ``A_t(student features)`` and the teacher's features after L2
-    normalisation (:func:`normalized_feature_distance`); the adaptors are
-    trained with the student. Optionally, a logit loss
+    Workshops 2020): a task-specific adaptor ``A_t`` (a 1x1 convolution
+    without bias per feature level) maps the student's shared features into
+    the feature space of task t's single-task teacher, and the loss is the
+    distance between ``A_t(student features)`` and the teacher's features
+    after L2 normalisation (:func:`normalized_feature_distance`), summed over
+    the levels (as the authors' code sums its two); the adaptors are trained
+    with the student. Optionally, a logit loss
     (:func:`logit_divergence`) between the task head's raw outputs and the
     teacher's (Hinton et al. 2015).
 
@@ -56,9 +57,12 @@ class TaskDistiller(BaseModule):
         self.in_index = list(in_index)
         self.feat_weight = float(feat_weight)
         self.logit = self._check_logit(logit)
+        # as the authors' code: 1x1 convolutions without bias, Xavier-normal
         self.adaptors = nn.ModuleList(
-            nn.Conv2d(in_channels, teacher_channels, 1)
+            nn.Conv2d(in_channels, teacher_channels, 1, bias=False)
             for _ in self.in_index)
+        for adaptor in self.adaptors:
+            nn.init.xavier_normal_(adaptor.weight)
 
     @staticmethod
     def _check_logit(logit: Optional[dict]) -> Optional[dict]:
@@ -96,7 +100,7 @@ class TaskDistiller(BaseModule):
             target = torch.stack([t['feats'][level] for t in teacher])
             distances.append(
                 normalized_feature_distance(adaptor(feats[level]), target))
-        return self.feat_weight * mean_of(distances)
+        return self.feat_weight * sum(distances)
 
     def logit_loss(self, student_outs, teacher: List[dict]) -> Tensor:
         cfg = self.logit
