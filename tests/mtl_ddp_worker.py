@@ -227,3 +227,18 @@ def _worker_parity(rank, world, init_method, out_path):
     torch.save(dict(state=state, buffers_at_start=at_start,
                     buffers_at_end=at_end), f'{out_path}.{rank}')
     _finish()
+
+
+def _worker_model_cfg(rank, world, init_method, model_cfg, out_path):
+    """Two steps of ``model_cfg`` (e.g. a distillation student) under DDP,
+    each rank on its half of the global batches; rank 0 saves the state."""
+    init_ranks(rank, world, init_method)
+    model, ddp, wrapper = _build_ddp('EqualWeighting', 'feature',
+                                     model_cfg=model_cfg)
+    for step in range(2):
+        ddp.train_step(_split(random_batch(4, seed=step), rank, world),
+                       wrapper)
+    if rank == 0:
+        torch.save({k: v.detach().clone()
+                    for k, v in model.state_dict().items()}, out_path)
+    _finish()

@@ -90,8 +90,8 @@ def tiny_teacher(folder, task):
     return dict(config=config, checkpoint=checkpoint, task=task)
 
 
-def student(tmp_path):
-    cfg = tiny_model_cfg()
+def student_cfg(tmp_path, base=None):
+    cfg = base or tiny_model_cfg()
     cfg['data_preprocessor'] = dict(
         cfg['data_preprocessor'], type='DistillationDataPreprocessor',
         teachers=dict(det=tiny_teacher(tmp_path, 'det'),
@@ -102,8 +102,12 @@ def student(tmp_path):
     cfg['tasks']['seg']['distill'] = dict(
         teacher='seg', in_channels=16, teacher_channels=16,
         in_index=[0, 1, 2], logit=dict(activation='softmax', temperature=2))
+    return cfg
+
+
+def student(tmp_path):
     torch.manual_seed(0)
-    model = MODELS.build(cfg)
+    model = MODELS.build(student_cfg(tmp_path))
     model.init_weights()  # RetinaHead's bias prior: a finite start
     return model
 
@@ -167,3 +171,26 @@ def test_bf16_autocast_step(tmp_path):
     for key in ('det.loss_distill_feat', 'seg.loss_distill_logit'):
         assert logs[key].dtype == torch.float32
         assert math.isfinite(float(logs[key]))
+
+
+def test_two_processes_match_one_on_the_global_batch(tmp_path):
+    """Under DDP (2 gloo processes, each on half of the batch) the teachers
+    run on each rank outside the DDP module, and the student ends where one
+    process on the whole batch ends."""
+    from mtl_ddp_worker import (_build, _train, _worker_model_cfg,
+                                ddp_model_cfg, run_ranks)
+    cfg = student_cfg(tmp_path, ddp_model_cfg())
+    out = str(tmp_path / 'ddp.pth')
+    run_ranks(_worker_model_cfg, (cfg, out), rendezvous=tmp_path)
+    ddp = torch.load(out, weights_only=True)
+    model, wrapper = _build('EqualWeighting', 'feature', model_cfg=cfg)
+    single = _train(model, wrapper, [random_batch(4, seed=s) for s in (0, 1)])
+    assert set(ddp) == set(single)
+    assert not any('teacher' in key for key in single)
+    for key, value in single.items():
+        torch.testing.assert_close(ddp[key], value, rtol=1e-4, atol=1e-5,
+                                   msg=key)
+    # the adaptors trained (the comparison is not vacuous)
+    init, _ = _build('EqualWeighting', 'feature', model_cfg=cfg)
+    key = 'tasks.seg.distiller.adaptors.0.weight'
+    assert (init.state_dict()[key] - single[key]).abs().max() > 1e-4
