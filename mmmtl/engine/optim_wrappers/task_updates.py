@@ -18,7 +18,7 @@ what it logs besides them.
 """
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -26,6 +26,9 @@ from torch import Tensor, nn
 
 from .rank_sync import all_ranks
 from .step_guard import NonFiniteStep
+
+if TYPE_CHECKING:
+    from mmmtl.models.shared_features import SharedFeatures
 
 Logs = Dict[str, Tensor]
 
@@ -48,11 +51,11 @@ class TaskStep:
     losses: List[Tensor]
     global_losses: Tensor
     positions: Optional[List[int]]
-    features: object
+    features: 'SharedFeatures'
     multiplier: float
 
 
-def backward_from_head_inputs(features) -> None:
+def backward_from_head_inputs(features: 'SharedFeatures') -> None:
     """Backpropagate the gradient that reached the heads' inputs through the
     shared part (one backward)."""
     pairs = [(f, h.grad) for f, h in features.trainable
