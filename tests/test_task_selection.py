@@ -98,3 +98,30 @@ def test_unknown_metric_is_named():
                                           out_file_path='x.pkl'))
     with pytest.raises(ValueError, match="'DumpDetResults' evaluates"):
         select_tasks(cfg, ['det'])
+
+
+def _synthetic(name):
+    return Config.fromfile(osp.join(REPO, 'configs', 'synthetic', name))
+
+
+def test_one_cross_stitch_column_is_the_plain_network_of_that_column():
+    cfg = _synthetic('cross-stitch_retinanet_r18-c32_fpn_semfpn_synthetic.py')
+    model = select_tasks(cfg, ['seg']).model
+    assert model.type == 'MultiTaskDetector' and list(model.tasks) == ['seg']
+    assert 'stitch_stages' not in model and model.neck == cfg.model.neck
+    assert select_tasks(_synthetic(
+        'cross-stitch_retinanet_r18-c32_fpn_semfpn_synthetic.py'),
+        ['det', 'seg']).model.type == 'CrossStitchDetector'
+
+
+def test_sharing_tree_groups_lose_the_dropped_tasks():
+    cfg = _synthetic(
+        'sharing-tree_retinanet_r18-c32_fpn_semfpn_depthfpn_synthetic.py')
+    groups = dict(cfg.model.groups)
+    kept = [t for t in cfg.model.tasks if t != 'det']
+    model = select_tasks(cfg, kept).model
+    assert model.type == 'SharingTreeDetector'
+    assert {g: list(m) for g, m in model.groups.items()} == {
+        g: [t for t in m if t in kept] for g, m in groups.items()
+        if any(t in kept for t in m)}
+    MODELS.build(model)  # the pruned tree builds

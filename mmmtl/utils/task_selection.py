@@ -126,6 +126,16 @@ def _select_balancer(cfg: Config, positions: List[int]) -> None:
             balancer[option] = [value[i] for i in positions]
 
 
+def _model_for_tasks(model_cfg: dict, kept: List[str]) -> dict:
+    from mmdet.registry import MODELS
+
+    from mmmtl.models import MultiTaskDetector
+    cls = MODELS.get(model_cfg['type'])
+    if cls is not None and issubclass(cls, MultiTaskDetector):
+        return cls.config_for_tasks(model_cfg, kept)
+    return dict(model_cfg, tasks={t: model_cfg['tasks'][t] for t in kept})
+
+
 def select_tasks(cfg: Config, tasks: Sequence[str]) -> Config:
     """Keep only ``tasks`` of ``cfg.model.tasks`` (in the config's order).
 
@@ -145,7 +155,7 @@ def select_tasks(cfg: Config, tasks: Sequence[str]) -> Config:
             'trained to help others and never predicted or evaluated; '
             'name a predicted task too')
     keys = [task_key(cfg.model.tasks[t]) for t in kept]
-    cfg.model.tasks = ConfigDict({t: cfg.model.tasks[t] for t in kept})
+    cfg.model = ConfigDict(_model_for_tasks(cfg.model, kept))
     for name in ('val_evaluator', 'test_evaluator'):
         if cfg.get(name) is not None:
             cfg[name] = _filter_evaluator(

@@ -1,6 +1,6 @@
 """Base of the multi-task architectures whose tasks read features of their
 own: a shared trunk, then one branch per task or per group of tasks."""
-from typing import Dict, List, Optional, Sequence
+from typing import ClassVar, Dict, List, Optional, Sequence
 
 from mmdet.models.detectors.base import BaseDetector
 from mmdet.registry import MODELS
@@ -60,6 +60,24 @@ class BranchedMultiTaskDetector(MultiTaskDetector):
     first forward pass, as :class:`MultiTaskDetector` checks them against
     the shared neck.
     """
+
+    #: The config option that groups the tasks into branches (None: one
+    #: branch per task, fixed by the class).
+    groups_option: ClassVar[Optional[str]] = None
+
+    @classmethod
+    def config_for_tasks(cls, model_cfg: dict, tasks: List[str]) -> dict:
+        """Also drops the other tasks from the groups, and groups left
+        empty."""
+        cfg = super().config_for_tasks(model_cfg, tasks)
+        groups = cfg.get(cls.groups_option) if cls.groups_option else None
+        if groups is not None:
+            pruned = {group: [t for t in members if t in tasks]
+                      for group, members in groups.items()}
+            cfg[cls.groups_option] = {
+                group: members for group, members in pruned.items()
+                if members}
+        return cfg
 
     def __init__(self, tasks: Dict[str, ConfigType],
                  data_preprocessor: OptConfigType = None,

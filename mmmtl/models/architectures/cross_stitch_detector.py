@@ -49,6 +49,21 @@ class CrossStitchDetector(BranchedMultiTaskDetector):
             :class:`CrossStitchUnit`. Default 0.9, ``0.1 / (T - 1)``, True.
     """
 
+    groups_option = 'columns'
+
+    @classmethod
+    def config_for_tasks(cls, model_cfg: dict, tasks: List[str]) -> dict:
+        """With one column left there is nothing to stitch it to: the
+        baseline is that column, a :class:`MultiTaskDetector` of the same
+        backbone and neck."""
+        cfg = super().config_for_tasks(model_cfg, tasks)
+        columns = cfg.get('columns') or cfg['tasks']
+        if len(columns) >= 2:
+            return cfg
+        kept = ('backbone', 'neck', 'tasks', 'data_preprocessor', 'init_cfg')
+        return dict({key: cfg[key] for key in kept if key in cfg},
+                    type='MultiTaskDetector')
+
     def __init__(self,
                  backbone: ConfigType,
                  tasks: Dict[str, ConfigType],

@@ -42,6 +42,8 @@ class SharingTreeDetector(BranchedMultiTaskDetector):
         branch_stage (int, optional): First stage of the groups' own.
     """
 
+    groups_option = 'groups'
+
     def __init__(self,
                  backbone: ConfigType,
                  tasks: Dict[str, ConfigType],

@@ -82,6 +82,16 @@ class MultiTaskDetector(BaseDetector):
         #: strategies such as :class:`AlternatingTasksHook`.
         self.active_tasks: Optional[List[str]] = None
 
+    @classmethod
+    def config_for_tasks(cls, model_cfg: dict, tasks: List[str]) -> dict:
+        """This model's config with only ``tasks`` of its ``tasks`` (in the
+        config's order): the single-task baseline of the same network, for
+        ``--tasks``. Architectures whose options name tasks prune those
+        too."""
+        return dict(model_cfg, tasks={
+            name: cfg for name, cfg in model_cfg['tasks'].items()
+            if name in tasks})
+
     @property
     def task_names(self) -> List[str]:
         return list(self.tasks.keys())
