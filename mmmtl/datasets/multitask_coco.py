@@ -101,22 +101,7 @@ class MultiTaskCocoDataset(CocoDataset):
         self._names_seg_files = any(
             'seg_file_name' in img for img in self.coco.dataset['images'])
 
-        self.cat_ids = self.coco.get_cat_ids(
-            cat_names=self.metainfo['classes'])
-        missing = set(self.metainfo['classes']) - {
-            self.coco.cats[i]['name'] for i in self.cat_ids
-        }
-        if missing:
-            raise ValueError(
-                f'{type(self).__name__}: detection classes {sorted(missing)} '
-                f'of metainfo["classes"] are not categories of '
-                f'{self.ann_file}')
-        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
-        # a defaultdict, as mmdet's: a class without boxes in this split
-        # has no entry, and mmdet's filter_data looks every class up
-        self.cat_img_map = defaultdict(
-            list, {k: list(v) for k, v in self.coco.cat_img_map.items()})
-
+        self._map_categories()
         self._skipped = SkippedAnnotations(self.ann_file, self.strict)
         data_list = []
         for img_id in self.coco.get_img_ids():
@@ -134,6 +119,25 @@ class MultiTaskCocoDataset(CocoDataset):
                                 len(data_list))
         del self.coco, self._skipped
         return data_list
+
+    def _map_categories(self) -> None:
+        """Category id -> detection label, for the classes of the metainfo;
+        a class that is not a category of the file is an error naming it."""
+        self.cat_ids = self.coco.get_cat_ids(
+            cat_names=self.metainfo['classes'])
+        missing = set(self.metainfo['classes']) - {
+            self.coco.cats[i]['name'] for i in self.cat_ids
+        }
+        if missing:
+            raise ValueError(
+                f'{type(self).__name__}: detection classes {sorted(missing)} '
+                f'of metainfo["classes"] are not categories of '
+                f'{self.ann_file}')
+        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+        # a defaultdict, as mmdet's: a class without boxes in this split
+        # has no entry, and mmdet's filter_data looks every class up
+        self.cat_img_map = defaultdict(
+            list, {k: list(v) for k, v in self.coco.cat_img_map.items()})
 
     def _complete_metainfo(self, coco_dataset: dict) -> None:
         """Fill in class lists the config left out from the annotation file."""
