@@ -23,14 +23,19 @@ class LayoutError(FileNotFoundError):
     """The input folder does not have the dataset's original layout."""
 
 
+def layout_error(msg: str, layout: Optional[str] = None) -> LayoutError:
+    """A :class:`LayoutError` saying ``msg`` and, if given, the expected
+    input layout."""
+    if layout:
+        msg += f'\nexpected input layout:\n{layout}'
+    return LayoutError(msg)
+
+
 def require(path: str, what: str, layout: Optional[str] = None) -> str:
     """Return ``path`` if it exists, else raise a :class:`LayoutError`
     that names it (and, if given, the expected layout)."""
     if not osp.exists(path):
-        msg = f'{what} not found: {path}'
-        if layout:
-            msg += f'\nexpected input layout:\n{layout}'
-        raise LayoutError(msg)
+        raise layout_error(f'{what} not found: {path}', layout)
     return path
 
 
@@ -78,6 +83,16 @@ def parallel_map(func: Callable, items: Sequence, nproc: int = 1,
     if bar is not None:
         bar.close()
     return results
+
+
+def sum_counts(counts: Iterable[dict], keys: Sequence[str]) -> dict:
+    """``{key: sum of count[key] over counts}`` for the given ``keys`` (in
+    this order; each count may only hold keys of ``keys``)."""
+    totals = dict.fromkeys(keys, 0)
+    for count in counts:
+        for key, value in count.items():
+            totals[key] += value
+    return totals
 
 
 def image_hw(path: str) -> Tuple[int, int]:

@@ -37,19 +37,21 @@ Usage::
     python tools/dataset_converters/bdd100k.py --root data/bdd100k \
         [--out-dir DIR] [--splits train val] [--nproc 8] [--drop-ignored]
 """
-import argparse
 import os.path as osp
 import sys
 from collections import Counter
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 
 _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from _converter_utils import (LayoutError, dump_json, first_few,  # noqa: E402
-                              image_hw, label_map_problem, load_json,
+from _coco_output import number_entries, write_multitask_json  # noqa: E402
+from _converter_cli import (add_nproc_arg, converter_parser,  # noqa: E402
+                            run_converter)
+from _converter_utils import (first_few, image_hw,  # noqa: E402
+                              label_map_problem, layout_error, load_json,
                               normalize_splits, parallel_map, read_png,
                               require)
 
@@ -126,83 +128,99 @@ def check_frame(task: dict) -> dict:
     return dict(hw=hw, has_seg=True)
 
 
+def split_sources(root: str, split: str) -> Tuple[str, str, str]:
+    """The image folder, the det_20 JSON and the drivable mask folder of a
+    split, each checked to exist."""
+    img_dir = require(osp.join(root, 'images', '100k', split),
+                      f'BDD100K image folder of split {split!r}', LAYOUT)
+    det_json = require(
+        osp.join(root, 'labels', 'det_20', f'det_{split}.json'),
+        f'BDD100K detection labels of split {split!r}', LAYOUT)
+    mask_dir = require(
+        osp.join(root, 'labels', 'drivable', 'masks', split),
+        f'BDD100K drivable-area mask folder of split {split!r}', LAYOUT)
+    return img_dir, det_json, mask_dir
+
+
+def load_frames(det_json: str) -> List[dict]:
+    """The frames of a det_20 JSON (a list, or a Scalabel dataset)."""
+    frames = load_json(det_json)
+    if isinstance(frames, dict) and 'frames' in frames:  # Scalabel dataset
+        frames = frames['frames']
+    return frames
+
+
+def frame_tasks(frames: List[dict], img_dir: str, mask_dir: str,
+                det_json: str) -> List[dict]:
+    """Per frame its image path, drivable mask path and seg_file_name; a
+    :class:`LayoutError` names the frames whose image is missing."""
+    tasks, missing = [], []
+    for frame in frames:
+        img_path = osp.join(img_dir, frame['name'])
+        if not osp.isfile(img_path):
+            missing.append(img_path)
+        stem = osp.splitext(frame['name'])[0]
+        tasks.append(dict(img_path=img_path,
+                          mask_path=osp.join(mask_dir, stem + '.png'),
+                          seg_file_name=stem + '.png'))
+    if missing:
+        raise layout_error(
+            f'image file not found for {len(missing)} frame(s) of '
+            f'{det_json}: {first_few(missing)}', LAYOUT)
+    return tasks
+
+
+def image_entry(frame: dict, task: dict, check: dict) -> dict:
+    """The COCO image entry (without id) of one frame."""
+    image = dict(file_name=frame['name'], height=check['hw'][0],
+                 width=check['hw'][1])
+    if check['has_seg']:
+        image['seg_file_name'] = task['seg_file_name']
+    if frame.get('attributes'):
+        image['attributes'] = frame['attributes']
+    return image
+
+
+def convert_split(root: str, out_dir: str, split: str, nproc: int = 1,
+                  drop_ignored: bool = False, progress: bool = False) -> dict:
+    """Write ``{out_dir}/instances_{split}.json``; returns its summary."""
+    img_dir, det_json, mask_dir = split_sources(root, split)
+    frames = load_frames(det_json)
+    tasks = frame_tasks(frames, img_dir, mask_dir, det_json)
+    checks = parallel_map(check_frame, tasks, nproc,
+                          desc=f'bdd100k {split}', progress=progress)
+    skipped = Counter()
+    images, annotations = number_entries(
+        (image_entry(frame, task, chk),
+         frame_annotations(frame, drop_ignored, skipped))
+        for frame, task, chk in zip(frames, tasks, checks))
+    out_file = write_multitask_json(
+        out_dir, split, 'BDD100K det_20 + drivable', images, annotations,
+        DET_CATEGORIES, SEG_CLASSES)
+    with_seg = sum(1 for c in checks if c['has_seg'])
+    return dict(
+        ann_file=out_file, images=len(images), annotations=len(annotations),
+        crowd_annotations=sum(a['iscrowd'] for a in annotations),
+        images_with_seg=with_seg, images_without_seg=len(images) - with_seg,
+        skipped_labels=dict(sorted(skipped.items())))
+
+
 def convert(root: str, out_dir: Optional[str] = None,
             splits: Sequence[str] = ('train', 'val'), nproc: int = 1,
             drop_ignored: bool = False, progress: bool = False) -> dict:
     """Convert the given splits; returns a summary dict per split."""
     require(root, 'BDD100K root folder', LAYOUT)
     out_dir = out_dir or osp.join(root, 'annotations')
-    summary = {}
-    for split in normalize_splits(splits):
-        img_dir = require(osp.join(root, 'images', '100k', split),
-                          f'BDD100K image folder of split {split!r}', LAYOUT)
-        det_json = require(
-            osp.join(root, 'labels', 'det_20', f'det_{split}.json'),
-            f'BDD100K detection labels of split {split!r}', LAYOUT)
-        mask_dir = require(
-            osp.join(root, 'labels', 'drivable', 'masks', split),
-            f'BDD100K drivable-area mask folder of split {split!r}', LAYOUT)
-        frames = load_json(det_json)
-        if isinstance(frames, dict) and 'frames' in frames:  # Scalabel dataset
-            frames = frames['frames']
-        tasks, missing = [], []
-        for frame in frames:
-            img_path = osp.join(img_dir, frame['name'])
-            if not osp.isfile(img_path):
-                missing.append(img_path)
-            stem = osp.splitext(frame['name'])[0]
-            tasks.append(dict(img_path=img_path,
-                              mask_path=osp.join(mask_dir, stem + '.png'),
-                              seg_file_name=stem + '.png'))
-        if missing:
-            raise LayoutError(
-                f'image file not found for {len(missing)} frame(s) of '
-                f'{det_json}: {first_few(missing)}\n'
-                f'expected input layout:\n{LAYOUT}')
-        checks = parallel_map(check_frame, tasks, nproc,
-                              desc=f'bdd100k {split}', progress=progress)
-
-        images, annotations, skipped = [], [], Counter()
-        for img_id, (frame, task, chk) in enumerate(
-                zip(frames, tasks, checks), start=1):
-            image = dict(id=img_id, file_name=frame['name'],
-                         height=chk['hw'][0], width=chk['hw'][1])
-            if chk['has_seg']:
-                image['seg_file_name'] = task['seg_file_name']
-            if frame.get('attributes'):
-                image['attributes'] = frame['attributes']
-            images.append(image)
-            for ann in frame_annotations(frame, drop_ignored, skipped):
-                annotations.append(
-                    dict(id=len(annotations) + 1, image_id=img_id, **ann))
-        out_file = osp.join(out_dir, f'instances_{split}.json')
-        dump_json(
-            dict(info=dict(description=f'BDD100K det_20 + drivable {split} '
-                           '(mmmtl multi-task format)'),
-                 images=images, annotations=annotations,
-                 categories=DET_CATEGORIES, seg_classes=list(SEG_CLASSES)),
-            out_file)
-        with_seg = sum(1 for c in checks if c['has_seg'])
-        summary[split] = dict(
-            ann_file=out_file, images=len(images),
-            annotations=len(annotations),
-            crowd_annotations=sum(a['iscrowd'] for a in annotations),
-            images_with_seg=with_seg,
-            images_without_seg=len(images) - with_seg,
-            skipped_labels=dict(sorted(skipped.items())))
-    return summary
+    return {split: convert_split(root, out_dir, split, nproc, drop_ignored,
+                                 progress)
+            for split in normalize_splits(splits)}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert BDD100K det_20 boxes + drivable-area masks to '
-        'mmmtl multi-task COCO format')
-    parser.add_argument('--root', required=True,
-                        help='BDD100K root (holds images/, labels/)')
-    parser.add_argument('--out-dir', default=None,
-                        help='where the JSONs go (default ROOT/annotations)')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'])
-    parser.add_argument('--nproc', type=int, default=1)
+    parser = converter_parser(
+        'Convert BDD100K det_20 boxes + drivable-area masks to mmmtl '
+        'multi-task COCO format', 'BDD100K root (holds images/, labels/)')
+    add_nproc_arg(parser)
     parser.add_argument('--drop-ignored', action='store_true',
                         help="skip 'other person', 'other vehicle', "
                         "'trailer' instead of keeping them as iscrowd=1")
@@ -211,14 +229,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        summary = convert(args.root, args.out_dir, args.splits, args.nproc,
-                          drop_ignored=args.drop_ignored, progress=True)
-    except LayoutError as e:
-        sys.exit(f'error: {e}')
-    for split, info in summary.items():
-        print(f'[{split}] ' + ', '.join(f'{k}: {v}' for k, v in info.items()))
-    return summary
+    return run_converter(convert, args.root, args.out_dir, args.splits,
+                         args.nproc, drop_ignored=args.drop_ignored,
+                         progress=True)
 
 
 if __name__ == '__main__':

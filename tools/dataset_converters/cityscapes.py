@@ -46,12 +46,11 @@ Usage::
         [--out-dir data/cityscapes/annotations] [--splits train val] \
         [--nproc 8] [--crowd-groups] [--overwrite] [--seg-root DIR]
 """
-import argparse
 import glob
 import os.path as osp
 import sys
 from collections import namedtuple
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -60,11 +59,14 @@ _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from _converter_utils import (LayoutError, dump_json,  # noqa: E402
-                              existing_label_map_ok, first_few, image_hw,
-                              load_json, make_lut, mask_bbox, mask_to_rle,
+from _coco_output import number_entries, write_multitask_json  # noqa: E402
+from _converter_cli import (add_nproc_arg, converter_parser,  # noqa: E402
+                            run_converter)
+from _converter_utils import (existing_label_map_ok,  # noqa: E402
+                              first_few, image_hw, layout_error, load_json,
+                              make_lut, mask_bbox, mask_to_rle,
                               normalize_splits, parallel_map, read_png,
-                              require, write_label_png)
+                              require, sum_counts, write_label_png)
 
 Label = namedtuple('Label', ['name', 'id', 'train_id', 'has_instances'])
 
@@ -139,6 +141,9 @@ LAYOUT = """\
   when missing)"""
 
 POLY_SUFFIX = '_gtFine_polygons.json'
+# What convert_frame counts per frame (summed over a split in the summary).
+FRAME_STATS = ('fully_occluded', 'skipped_groups', 'unmatched_instance_ids',
+               'seg_reused', 'seg_written')
 
 
 def parse_objects(ann: dict, json_path: str) -> List[dict]:
@@ -197,56 +202,80 @@ def _checked_png(path: str, hw, what: str) -> np.ndarray:
     return arr
 
 
-def convert_frame(task: dict) -> dict:
-    """Convert one frame; ``task`` holds its paths and the options."""
-    json_path = task['json_path']
-    ann = load_json(json_path)
+def frame_size(task: dict, ann: dict) -> Tuple[int, int]:
+    """(height, width) from a polygons.json, checked against its image."""
     hw = (int(ann['imgHeight']), int(ann['imgWidth']))
     img_hw = image_hw(task['img_path'])
     if img_hw != hw:
         raise ValueError(
             f'{task["img_path"]} is {img_hw[0]}x{img_hw[1]} (HxW) but '
-            f'{json_path} says {hw[0]}x{hw[1]}')
-    objects = parse_objects(ann, json_path)
-    stats = dict(fully_occluded=0, skipped_groups=0, unmatched_instance_ids=0,
-                 seg_reused=0, seg_written=0)
+            f'{task["json_path"]} says {hw[0]}x{hw[1]}')
+    return hw
 
-    # --- semantic map ---------------------------------------------------
-    seg_path = task['seg_path']
+
+def label_id_image(task: dict, objects: List[dict], hw) -> np.ndarray:
+    """The frame's uint8 label ids: its ``_labelIds.png`` (clipped to 255),
+    or rendered from the polygons when that file is missing."""
+    if not osp.isfile(task['label_ids_path']):
+        return render(objects, [o['label'].id for o in objects], hw,
+                      mode='L', background=NAME2LABEL['unlabeled'].id)
+    label_ids = _checked_png(task['label_ids_path'], hw, 'labelIds')
+    if label_ids.dtype != np.uint8:
+        label_ids = np.clip(label_ids, 0, 255).astype(np.uint8)
+    return label_ids
+
+
+def write_train_id_map(task: dict, objects: List[dict], hw) -> dict:
+    """Write the ``_labelTrainIds.png`` unless a valid one exists (and no
+    ``overwrite``); returns the seg_reused / seg_written counts."""
     if not task['overwrite'] and existing_label_map_ok(
-            seg_path, hw, len(SEG_CLASSES)):
-        stats['seg_reused'] = 1
-    else:
-        if osp.isfile(task['label_ids_path']):
-            label_ids = _checked_png(task['label_ids_path'], hw, 'labelIds')
-            if label_ids.dtype != np.uint8:
-                label_ids = np.clip(label_ids, 0, 255).astype(np.uint8)
-        else:
-            label_ids = render(objects, [o['label'].id for o in objects], hw,
-                               mode='L', background=NAME2LABEL['unlabeled'].id)
-        write_label_png(seg_path, TRAIN_ID_LUT[label_ids])
-        stats['seg_written'] = 1
+            task['seg_path'], hw, len(SEG_CLASSES)):
+        return dict(seg_reused=1, seg_written=0)
+    label_ids = label_id_image(task, objects, hw)
+    write_label_png(task['seg_path'], TRAIN_ID_LUT[label_ids])
+    return dict(seg_reused=0, seg_written=1)
 
-    # --- detection ------------------------------------------------------
+
+def instance_id_image(task: dict, objects: List[dict], hw) -> np.ndarray:
+    """The frame's instance ids: its ``_instanceIds.png``, or rendered from
+    the polygons as cityscapesscripts does when that file is missing."""
     if osp.isfile(task['instance_ids_path']):
-        inst = _checked_png(task['instance_ids_path'], hw, 'instanceIds')
-    else:
-        inst = render(objects, [o['draw_id'] for o in objects], hw)
+        return _checked_png(task['instance_ids_path'], hw, 'instanceIds')
+    return render(objects, [o['draw_id'] for o in objects], hw)
+
+
+def top_object_map(objects: List[dict], hw) -> np.ndarray:
+    """Index + 1 of the top drawn object of every pixel (0: none)."""
+    return render(objects, [i + 1 if o['label'].id >= 0 else -1
+                            for i, o in enumerate(objects)], hw)
+
+
+def mask_annotation(category_id: int, mask: np.ndarray,
+                    crowd: bool) -> dict:
+    """A COCO annotation (without ids) of the pixels of ``mask``."""
+    return dict(category_id=category_id, bbox=mask_bbox(mask),
+                area=int(mask.sum()), iscrowd=int(crowd),
+                segmentation=mask_to_rle(mask))
+
+
+def detection_annotations(objects: List[dict], inst: np.ndarray, hw,
+                          crowd_groups: bool,
+                          stats: dict) -> Tuple[List[dict], Set[int]]:
+    """The annotations of the detection-class objects over their visible
+    pixels, and the instance ids used; counts skipped groups and fully
+    occluded objects in ``stats``."""
     index_map = None
-    anns = []
-    used_ids = set()
+    anns, used_ids = [], set()
     for idx, obj in enumerate(objects):
         name = obj['label'].name
         if name not in DET_NAME2CAT:
             continue
         if obj['group']:
-            if not task['crowd_groups']:
+            if not crowd_groups:
                 stats['skipped_groups'] += 1
                 continue
-            if index_map is None:  # index + 1 of the top drawn object
-                index_map = render(objects, [
-                    i + 1 if o['label'].id >= 0 else -1
-                    for i, o in enumerate(objects)], hw)
+            if index_map is None:
+                index_map = top_object_map(objects, hw)
             mask = index_map == idx + 1
         else:
             used_ids.add(obj['draw_id'])
@@ -254,16 +283,31 @@ def convert_frame(task: dict) -> dict:
         if not mask.any():
             stats['fully_occluded'] += 1
             continue
-        anns.append(
-            dict(category_id=DET_NAME2CAT[name], bbox=mask_bbox(mask),
-                 area=int(mask.sum()), iscrowd=int(obj['group']),
-                 segmentation=mask_to_rle(mask)))
-    if osp.isfile(task['instance_ids_path']):
-        det_label_ids = {NAME2LABEL[n].id for n in DET_CLASSES}
-        stats['unmatched_instance_ids'] = sum(
-            1 for v in np.unique(inst).tolist()
-            if v >= 1000 and v // 1000 in det_label_ids and v not in used_ids)
+        anns.append(mask_annotation(DET_NAME2CAT[name], mask, obj['group']))
+    return anns, used_ids
 
+
+def count_unmatched_instance_ids(inst: np.ndarray, used_ids: Set[int]) -> int:
+    """How many detection-class instance ids of ``inst`` no object has."""
+    det_label_ids = {NAME2LABEL[n].id for n in DET_CLASSES}
+    return sum(1 for v in np.unique(inst).tolist()
+               if v >= 1000 and v // 1000 in det_label_ids
+               and v not in used_ids)
+
+
+def convert_frame(task: dict) -> dict:
+    """Convert one frame; ``task`` holds its paths and the options."""
+    ann = load_json(task['json_path'])
+    hw = frame_size(task, ann)
+    objects = parse_objects(ann, task['json_path'])
+    stats = dict.fromkeys(FRAME_STATS, 0)
+    stats.update(write_train_id_map(task, objects, hw))
+    inst = instance_id_image(task, objects, hw)
+    anns, used_ids = detection_annotations(objects, inst, hw,
+                                           task['crowd_groups'], stats)
+    if osp.isfile(task['instance_ids_path']):
+        stats['unmatched_instance_ids'] = count_unmatched_instance_ids(
+            inst, used_ids)
     image = dict(file_name=task['file_name'], height=hw[0], width=hw[1],
                  seg_file_name=task['seg_file_name'])
     return dict(image=image, annotations=anns, stats=stats)
@@ -276,9 +320,9 @@ def collect_frames(root: str, split: str, seg_root: str, options: dict):
                      f'Cityscapes gtFine folder of split {split!r}', LAYOUT)
     json_paths = sorted(glob.glob(osp.join(gt_dir, '*', '*' + POLY_SUFFIX)))
     if not json_paths:
-        raise LayoutError(
-            f'no *{POLY_SUFFIX} files in the city folders of {gt_dir}\n'
-            f'expected input layout:\n{LAYOUT}')
+        raise layout_error(
+            f'no *{POLY_SUFFIX} files in the city folders of {gt_dir}',
+            LAYOUT)
     tasks, missing = [], []
     for json_path in json_paths:
         city = osp.basename(osp.dirname(json_path))
@@ -298,10 +342,9 @@ def collect_frames(root: str, split: str, seg_root: str, options: dict):
             seg_file_name=seg_file_name,
             seg_path=osp.join(seg_root, split, seg_file_name)))
     if missing:
-        raise LayoutError(
+        raise layout_error(
             f'image file not found for {len(missing)} annotated frame(s) of '
-            f'split {split!r}: {first_few(missing)}\n'
-            f'expected input layout:\n{LAYOUT}')
+            f'split {split!r}: {first_few(missing)}', LAYOUT)
     return tasks
 
 
@@ -325,38 +368,23 @@ def convert(root: str, out_dir: Optional[str] = None,
         tasks = collect_frames(root, split, seg_root, options)
         results = parallel_map(convert_frame, tasks, nproc,
                                desc=f'cityscapes {split}', progress=progress)
-        images, annotations = [], []
-        totals = dict(fully_occluded=0, skipped_groups=0,
-                      unmatched_instance_ids=0, seg_reused=0, seg_written=0)
-        for img_id, res in enumerate(results, start=1):
-            images.append(dict(id=img_id, **res['image']))
-            for ann in res['annotations']:
-                annotations.append(
-                    dict(id=len(annotations) + 1, image_id=img_id, **ann))
-            for k, v in res['stats'].items():
-                totals[k] += v
-        out_file = osp.join(out_dir, f'instances_{split}.json')
-        dump_json(
-            dict(info=dict(description=f'Cityscapes gtFine {split} '
-                           '(mmmtl multi-task format)'),
-                 images=images, annotations=annotations,
-                 categories=DET_CATEGORIES, seg_classes=list(SEG_CLASSES)),
-            out_file)
+        images, annotations = number_entries(
+            (res['image'], res['annotations']) for res in results)
+        totals = sum_counts((res['stats'] for res in results), FRAME_STATS)
+        out_file = write_multitask_json(
+            out_dir, split, 'Cityscapes gtFine', images, annotations,
+            DET_CATEGORIES, SEG_CLASSES)
         summary[split] = dict(ann_file=out_file, images=len(images),
                               annotations=len(annotations), **totals)
     return summary
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert Cityscapes gtFine to mmmtl multi-task COCO '
-        'format (8-class instances JSON + 19-class labelTrainIds maps)')
-    parser.add_argument('--root', required=True,
-                        help='Cityscapes root (holds leftImg8bit/, gtFine/)')
-    parser.add_argument('--out-dir', default=None,
-                        help='where the JSONs go (default ROOT/annotations)')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'])
-    parser.add_argument('--nproc', type=int, default=1)
+    parser = converter_parser(
+        'Convert Cityscapes gtFine to mmmtl multi-task COCO format (8-class '
+        'instances JSON + 19-class labelTrainIds maps)',
+        'Cityscapes root (holds leftImg8bit/, gtFine/)')
+    add_nproc_arg(parser)
     parser.add_argument('--crowd-groups', action='store_true',
                         help="keep group labels ('cargroup', ...) as "
                         'iscrowd=1 annotations instead of skipping them')
@@ -370,16 +398,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        summary = convert(args.root, args.out_dir, args.splits, args.nproc,
-                          crowd_groups=args.crowd_groups,
-                          overwrite=args.overwrite, seg_root=args.seg_root,
-                          progress=True)
-    except LayoutError as e:
-        sys.exit(f'error: {e}')
-    for split, info in summary.items():
-        print(f'[{split}] ' + ', '.join(f'{k}: {v}' for k, v in info.items()))
-    return summary
+    return run_converter(convert, args.root, args.out_dir, args.splits,
+                         args.nproc, crowd_groups=args.crowd_groups,
+                         overwrite=args.overwrite, seg_root=args.seg_root,
+                         progress=True)
 
 
 if __name__ == '__main__':

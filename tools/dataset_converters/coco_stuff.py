@@ -47,10 +47,9 @@ Usage::
         --source stuffthingmaps|panoptic [--out-dir DIR] \
         [--splits train val] [--nproc 8] [--overwrite] [--seg-root DIR]
 """
-import argparse
 import os.path as osp
 import sys
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -59,10 +58,12 @@ _HERE = osp.dirname(osp.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from _converter_utils import (IGNORE_INDEX, LayoutError,  # noqa: E402
-                              dump_json, existing_label_map_ok, load_json,
-                              make_lut, normalize_splits, parallel_map,
-                              require, write_label_png)
+from _converter_cli import (add_nproc_arg, converter_parser,  # noqa: E402
+                            run_converter)
+from _converter_utils import (IGNORE_INDEX, dump_json,  # noqa: E402
+                              existing_label_map_ok, load_json, make_lut,
+                              normalize_splits, parallel_map, require,
+                              sum_counts, write_label_png)
 
 # COCO's 80 thing categories (id, name) as in instances_*2017.json.
 COCO_THING_CLASSES = [
@@ -120,6 +121,11 @@ STUFFTHING_VALUE_TO_TRAIN_ID = {
 STUFFTHING_LUT = make_lut(STUFFTHING_VALUE_TO_TRAIN_ID)
 
 SOURCES = ('stuffthingmaps', 'panoptic')
+# Where the semantic maps go by default (SEG_ROOT), under ROOT.
+DEFAULT_SEG_DIRS = dict(stuffthingmaps='stuffthingmaps_trainval2017',
+                        panoptic='panoptic_semseg')
+# What writing one map counts (summed over a split in the summary).
+MAP_STATS = ('seg_reused', 'seg_written', 'unknown_segment_pixels')
 
 LAYOUT = """\
   ROOT/{split}2017/*.jpg
@@ -190,6 +196,131 @@ def _check_thing_categories(instances: dict, ann_path: str) -> None:
             f'{len(ids)} categories with ids {ids[:10]}...')
 
 
+def split_sources(root: str, split: str,
+                  source: str) -> Tuple[str, str, Optional[str]]:
+    """The instances JSON, the folder of source PNGs and (panoptic only)
+    the panoptic JSON of a split (``split`` without '2017'), each checked to
+    exist, as is the image folder."""
+    tag = f'{split}2017'
+    require(osp.join(root, tag), f'COCO image folder of split {split!r}',
+            LAYOUT)
+    ann_path = require(
+        osp.join(root, 'annotations', f'instances_{tag}.json'),
+        f'COCO instances file of split {split!r}', LAYOUT)
+    if source == 'stuffthingmaps':
+        src_dir = require(
+            osp.join(root, 'stuffthingmaps_trainval2017', tag),
+            f'COCO-Stuff stuffthingmaps folder of split {split!r}', LAYOUT)
+        return ann_path, src_dir, None
+    pan_json = require(
+        osp.join(root, 'annotations', f'panoptic_{tag}.json'),
+        f'COCO panoptic file of split {split!r}', LAYOUT)
+    src_dir = require(
+        osp.join(root, 'annotations', f'panoptic_{tag}'),
+        f'COCO panoptic PNG folder of split {split!r}', LAYOUT)
+    return ann_path, src_dir, pan_json
+
+
+def stuffthing_tasks(instances: dict, ann_path: str,
+                     src_dir: str) -> Tuple[List[str], list]:
+    """``seg_classes`` and, per image with a stuffthingmaps PNG, ``(image
+    entry, PNG path, seg_file_name, None)``."""
+    _check_thing_categories(instances, ann_path)
+    cats = sorted(instances['categories'], key=lambda c: c['id'])
+    seg_classes = [c['name'] for c in cats] + COCO_STUFF_CLASSES
+    tasks = []
+    for img in instances['images']:
+        stem = osp.splitext(img['file_name'])[0]
+        src = osp.join(src_dir, stem + '.png')
+        if osp.isfile(src):
+            tasks.append((img, src, f'{stem}_labelTrainIds.png', None))
+    return seg_classes, tasks
+
+
+def panoptic_segments(pan: dict, img_id: int, cat2train: dict,
+                      pan_json: str) -> List[Tuple[int, int]]:
+    """``(segment id, train id)`` of one panoptic annotation's segments."""
+    segments = []
+    for s in pan['segments_info']:
+        if s['category_id'] not in cat2train:
+            raise ValueError(
+                f'{pan_json}: segment {s["id"]} of image {img_id} has '
+                f'category {s["category_id"]} that is not in its categories')
+        segments.append((s['id'], cat2train[s['category_id']]))
+    return segments
+
+
+def panoptic_tasks(instances: dict, pan_json: str,
+                   src_dir: str) -> Tuple[List[str], list]:
+    """``seg_classes`` and, per image with a panoptic PNG, ``(image entry,
+    PNG path, seg_file_name, [(segment id, train id), ...])``."""
+    panoptic = load_json(pan_json)
+    seg_classes = [c['name'] for c in panoptic['categories']]
+    cat2train = {c['id']: i for i, c in enumerate(panoptic['categories'])}
+    by_image = {a['image_id']: a for a in panoptic['annotations']}
+    tasks = []
+    for img in instances['images']:
+        pan = by_image.get(img['id'])
+        if pan is None:
+            continue
+        src = osp.join(src_dir, pan['file_name'])
+        if not osp.isfile(src):
+            continue
+        segments = panoptic_segments(pan, img['id'], cat2train, pan_json)
+        stem = osp.splitext(img['file_name'])[0]
+        tasks.append((img, src, f'{stem}.png', segments))
+    return seg_classes, tasks
+
+
+def write_seg_maps(tasks: list, source: str, dst_dir: str, num_classes: int,
+                   overwrite: bool = False, nproc: int = 1, desc: str = '',
+                   progress: bool = False) -> dict:
+    """Write (or reuse) the semantic map of every task under ``dst_dir``;
+    returns the summed :data:`MAP_STATS`."""
+    work = [dict(src=src, dst=osp.join(dst_dir, seg_name),
+                 hw=(img['height'], img['width']), image=img['file_name'],
+                 segments=segments, overwrite=overwrite,
+                 num_classes=num_classes)
+            for img, src, seg_name, segments in tasks]
+    func = (convert_stuffthing_map if source == 'stuffthingmaps' else
+            convert_panoptic_map)
+    results = parallel_map(func, work, nproc, desc=desc, progress=progress)
+    return sum_counts(results, MAP_STATS)
+
+
+def write_instances_with_seg(instances: dict, tasks: list,
+                             seg_classes: List[str], out_file: str) -> None:
+    """Write the instances JSON with ``seg_file_name`` added to the images
+    of ``tasks`` and a top-level ``seg_classes``."""
+    for img, _, seg_name, _ in tasks:
+        img['seg_file_name'] = seg_name
+    instances['seg_classes'] = seg_classes
+    dump_json(instances, out_file)
+
+
+def convert_split(root: str, split: str, source: str, out_dir: str,
+                  seg_root: str, nproc: int = 1, overwrite: bool = False,
+                  progress: bool = False) -> dict:
+    """Convert one split (``split`` without '2017'); returns its summary."""
+    tag = f'{split}2017'
+    ann_path, src_dir, pan_json = split_sources(root, split, source)
+    instances = load_json(ann_path)
+    if source == 'stuffthingmaps':
+        seg_classes, tasks = stuffthing_tasks(instances, ann_path, src_dir)
+    else:
+        seg_classes, tasks = panoptic_tasks(instances, pan_json, src_dir)
+    dst_dir = osp.join(seg_root, tag)
+    totals = write_seg_maps(tasks, source, dst_dir, len(seg_classes),
+                            overwrite, nproc, f'coco {tag}', progress)
+    out_file = osp.join(out_dir, f'instances_{tag}_mmmtl.json')
+    write_instances_with_seg(instances, tasks, seg_classes, out_file)
+    return dict(
+        ann_file=out_file, seg_dir=dst_dir, images=len(instances['images']),
+        annotations=len(instances.get('annotations', [])),
+        images_with_seg=len(tasks),
+        images_without_seg=len(instances['images']) - len(tasks), **totals)
+
+
 def convert(root: str, out_dir: Optional[str] = None,
             splits: Sequence[str] = ('train', 'val'),
             source: str = 'stuffthingmaps', nproc: int = 1,
@@ -201,107 +332,22 @@ def convert(root: str, out_dir: Optional[str] = None,
     require(root, 'COCO root folder', LAYOUT)
     out_dir = out_dir or osp.join(root, 'annotations')
     if seg_root is None:
-        seg_root = osp.join(
-            root, 'stuffthingmaps_trainval2017'
-            if source == 'stuffthingmaps' else 'panoptic_semseg')
-    suffix = '_labelTrainIds' if source == 'stuffthingmaps' else ''
+        seg_root = osp.join(root, DEFAULT_SEG_DIRS[source])
     summary = {}
     for split in normalize_splits(splits):
         split = split[:-4] if split.endswith('2017') else split
-        tag = f'{split}2017'
-        require(osp.join(root, tag), f'COCO image folder of split {split!r}',
-                LAYOUT)
-        ann_path = require(
-            osp.join(root, 'annotations', f'instances_{tag}.json'),
-            f'COCO instances file of split {split!r}', LAYOUT)
-        if source == 'stuffthingmaps':
-            src_dir = require(
-                osp.join(root, 'stuffthingmaps_trainval2017', tag),
-                f'COCO-Stuff stuffthingmaps folder of split {split!r}',
-                LAYOUT)
-        else:
-            pan_json = require(
-                osp.join(root, 'annotations', f'panoptic_{tag}.json'),
-                f'COCO panoptic file of split {split!r}', LAYOUT)
-            src_dir = require(
-                osp.join(root, 'annotations', f'panoptic_{tag}'),
-                f'COCO panoptic PNG folder of split {split!r}', LAYOUT)
-        instances = load_json(ann_path)
-        dst_dir = osp.join(seg_root, tag)
-
-        tasks = []
-        if source == 'stuffthingmaps':
-            _check_thing_categories(instances, ann_path)
-            cats = sorted(instances['categories'], key=lambda c: c['id'])
-            seg_classes = [c['name'] for c in cats] + COCO_STUFF_CLASSES
-            for img in instances['images']:
-                stem = osp.splitext(img['file_name'])[0]
-                src = osp.join(src_dir, stem + '.png')
-                if osp.isfile(src):
-                    tasks.append((img, src, f'{stem}{suffix}.png', None))
-        else:
-            panoptic = load_json(pan_json)
-            seg_classes = [c['name'] for c in panoptic['categories']]
-            cat2train = {c['id']: i
-                         for i, c in enumerate(panoptic['categories'])}
-            by_image = {a['image_id']: a for a in panoptic['annotations']}
-            for img in instances['images']:
-                pan = by_image.get(img['id'])
-                if pan is None:
-                    continue
-                src = osp.join(src_dir, pan['file_name'])
-                if not osp.isfile(src):
-                    continue
-                segments = []
-                for s in pan['segments_info']:
-                    if s['category_id'] not in cat2train:
-                        raise ValueError(
-                            f'{pan_json}: segment {s["id"]} of image '
-                            f'{img["id"]} has category {s["category_id"]} '
-                            'that is not in its categories')
-                    segments.append((s['id'], cat2train[s['category_id']]))
-                stem = osp.splitext(img['file_name'])[0]
-                tasks.append((img, src, f'{stem}{suffix}.png', segments))
-
-        work = [dict(src=src, dst=osp.join(dst_dir, seg_name),
-                     hw=(img['height'], img['width']), image=img['file_name'],
-                     segments=segments, overwrite=overwrite,
-                     num_classes=len(seg_classes))
-                for img, src, seg_name, segments in tasks]
-        func = (convert_stuffthing_map if source == 'stuffthingmaps' else
-                convert_panoptic_map)
-        results = parallel_map(func, work, nproc, desc=f'coco {tag}',
-                               progress=progress)
-        totals = dict(seg_reused=0, seg_written=0, unknown_segment_pixels=0)
-        for res in results:
-            for k, v in res.items():
-                totals[k] += v
-        for img, _, seg_name, _ in tasks:
-            img['seg_file_name'] = seg_name
-        instances['seg_classes'] = seg_classes
-        out_file = osp.join(out_dir, f'instances_{tag}_mmmtl.json')
-        dump_json(instances, out_file)
-        summary[split] = dict(
-            ann_file=out_file, seg_dir=dst_dir,
-            images=len(instances['images']),
-            annotations=len(instances.get('annotations', [])),
-            images_with_seg=len(tasks),
-            images_without_seg=len(instances['images']) - len(tasks),
-            **totals)
+        summary[split] = convert_split(root, split, source, out_dir,
+                                       seg_root, nproc, overwrite, progress)
     return summary
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Add semantic maps (COCO-Stuff 171 classes or COCO '
-        'panoptic 133 classes) to the COCO 2017 instances JSON for mmmtl')
-    parser.add_argument('--root', required=True,
-                        help='COCO root (holds train2017/, annotations/)')
-    parser.add_argument('--out-dir', default=None,
-                        help='where the JSONs go (default ROOT/annotations)')
-    parser.add_argument('--splits', nargs='+', default=['train', 'val'])
+    parser = converter_parser(
+        'Add semantic maps (COCO-Stuff 171 classes or COCO panoptic 133 '
+        'classes) to the COCO 2017 instances JSON for mmmtl',
+        'COCO root (holds train2017/, annotations/)')
     parser.add_argument('--source', choices=SOURCES, default='stuffthingmaps')
-    parser.add_argument('--nproc', type=int, default=1)
+    add_nproc_arg(parser)
     parser.add_argument('--overwrite', action='store_true',
                         help='rewrite existing valid semantic maps')
     parser.add_argument('--seg-root', default=None,
@@ -313,15 +359,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        summary = convert(args.root, args.out_dir, args.splits, args.source,
-                          args.nproc, overwrite=args.overwrite,
-                          seg_root=args.seg_root, progress=True)
-    except LayoutError as e:
-        sys.exit(f'error: {e}')
-    for split, info in summary.items():
-        print(f'[{split}] ' + ', '.join(f'{k}: {v}' for k, v in info.items()))
-    return summary
+    return run_converter(convert, args.root, args.out_dir, args.splits,
+                         args.source, args.nproc, overwrite=args.overwrite,
+                         seg_root=args.seg_root, progress=True)
 
 
 if __name__ == '__main__':
