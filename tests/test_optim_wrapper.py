@@ -36,6 +36,21 @@ class _TestGramianWeights(GramianWeighting):
         return 1.0 / gramian.diagonal().sqrt()
 
 
+@BALANCERS.register_module(force=True)
+class _TestGivenWeights(GramianWeighting):
+    """The weights it was given (None: ones), on every step (the Gramian
+    is computed)."""
+
+    def __init__(self, weights=None, **kwargs):
+        super().__init__(**kwargs)
+        self.given = None if weights is None else torch.tensor(weights)
+
+    def weigh(self, losses, gramian):
+        if self.given is None:
+            return torch.ones_like(losses)
+        return self.given.to(losses.dtype)
+
+
 @pytest.fixture(scope='module')
 def batch():
     return random_batch(3)
@@ -54,7 +69,8 @@ def _wrapper(model, balancer, **kwargs):
         type='MultiTaskOptimWrapper',
         constructor='MultiTaskOptimWrapperConstructor',
         optimizer=dict(type='SGD', lr=0.0),
-        balancer=dict(type=balancer), **kwargs))
+        balancer=balancer if isinstance(balancer, dict)
+        else dict(type=balancer), **kwargs))
 
 
 def _task_losses(model, batch):
@@ -395,3 +411,63 @@ def test_a_balancer_with_coupled_state_sums_and_says_so(batch, monkeypatch):
         in said[0]
     for k, v in wrapper.balancer.state_dict().items():
         assert torch.equal(v, state[k]), k
+
+
+def _shared_params(model):
+    return [p for m in model.shared_modules() for p in m.parameters()]
+
+
+@pytest.mark.parametrize('mode', ['feature', 'parameter'])
+def test_a_reuse_step_equals_the_jacobian_path_with_its_weights(mode):
+    """recompute_every=2: the second step reuses the weights of the first
+    (1/||g_t|| on another batch) without a Jacobian; its gradients are those
+    of the full per-task Jacobian path given the same weights."""
+    model = _model()
+    cheap = _wrapper(model, dict(type='_TestGramianWeights',
+                                 recompute_every=2), jacobian_mode=mode)
+    _run_step(model, cheap, random_batch(3, seed=1))
+    reused = cheap.balancer.reused_weights.clone()
+    assert not torch.allclose(reused, torch.ones_like(reused))
+    model.zero_grad(set_to_none=True)
+    got = _run_step(model, cheap, random_batch(3, seed=2))
+    model.zero_grad(set_to_none=True)
+    full = _wrapper(model, dict(type='_TestGivenWeights',
+                                weights=reused.tolist()), jacobian_mode=mode)
+    want = _run_step(model, full, random_batch(3, seed=2))
+    shared = {id(p) for p in _shared_params(model)}
+    assert shared
+    for p, g, w in zip(model.parameters(), got, want):
+        assert_grads_close(g, w, rel=1e-5)
+        if id(p) in shared and mode == 'parameter':
+            # as from the Jacobian: a zero (not a missing) gradient
+            assert p.grad is not None
+
+
+@pytest.mark.parametrize('mode,shared_passes', [('feature', [1, 1, 1]),
+                                                ('parameter', [2, 1, 2])])
+def test_a_reuse_step_runs_one_shared_backward_and_no_gramian(
+        batch, mode, shared_passes):
+    """Steps 1 and 3 compute the weights (parameter mode: one backward
+    through the shared part per task); step 2 reuses them: one backward
+    through the shared part, and the balancer is given no Gramian."""
+    model = _model()
+    wrapper = _wrapper(model, dict(type='_TestGramianWeights',
+                                   recompute_every=2), jacobian_mode=mode)
+    first_conv = next(p for p in _shared_params(model) if p.dim() == 4)
+    passes = []
+    first_conv.register_hook(lambda g: passes.append(1))
+    gramians = []
+    forward = wrapper.balancer.forward
+
+    def spy(losses, gramian=None):
+        gramians.append(gramian is not None)
+        return forward(losses, gramian)
+
+    wrapper.balancer.forward = spy
+    counts = []
+    for _ in range(3):
+        passes.clear()
+        _run_step(model, wrapper, batch)
+        counts.append(len(passes))
+    assert counts == shared_passes
+    assert gramians == [True, False, True]

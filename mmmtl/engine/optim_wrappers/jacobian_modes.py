@@ -59,6 +59,13 @@ class FeatureJacobian:
         views) through the shared part."""
         torch.autograd.backward([f for f, _ in features.trainable], pieces)
 
+    def backward_combined(self, combined: List[Tensor], inputs: List[Tensor],
+                          features) -> None:
+        """The update ``J^T w`` from its value at the heads' inputs
+        (``sum_t w_t`` of the tasks' feature gradients)."""
+        self.apply([c.to(h.dtype) for c, h in zip(combined, inputs)],
+                   inputs, features)
+
 
 class ParameterJacobian:
     """Task gradients w.r.t. the shared parameters."""
@@ -106,6 +113,23 @@ class ParameterJacobian:
         """Add the update to the shared parameters' gradients."""
         for p, g in zip(inputs, pieces):
             p.grad = g if p.grad is None else p.grad + g
+
+    def backward_combined(self, combined: List[Tensor], inputs: List[Tensor],
+                          features) -> None:
+        """The update ``J^T w`` of the shared parameters from
+        ``sum_t w_t dL_t/df`` at the shared features ``f``: one backward
+        through the shared part instead of one per task (a parameter no
+        task reaches gets a zero gradient, as from the Jacobian)."""
+        shared = [f for f, _ in features.trainable]
+        if not shared:
+            grads = [None] * len(inputs)
+        else:
+            grads = torch.autograd.grad(
+                shared, inputs,
+                [c.to(f.dtype) for c, f in zip(combined, shared)],
+                allow_unused=True)
+        self.apply([torch.zeros_like(p) if g is None else g
+                    for p, g in zip(inputs, grads)], inputs, features)
 
 
 JACOBIAN_MODES = {m.name: m for m in (FeatureJacobian, ParameterJacobian)}

@@ -183,7 +183,8 @@ class MultiTaskOptimWrapper(OptimWrapper):
                 task's backward ends at the views and frees its part of the
                 graph as it goes; the shared part is backpropagated from
                 ``features.shared`` on its own, once (once per task in
-                parameter mode).
+                parameter mode, except on a step where the balancer reuses
+                its weights).
             task_names: All the model's tasks (for the balancer's task
                 positions and for logging).
 

@@ -190,7 +190,47 @@ class GradientUpdate:
 class GramianWeightingUpdate(GradientUpdate):
     """Weights from the Gramian; the update is ``J^T w`` (feature mode: the
     local one, averaged over ranks with the parameter gradients; parameter
-    mode: the global one)."""
+    mode: the global one).
+
+    On a step where the balancer reuses its weights (``recompute_every``,
+    :meth:`~mmmtl.balancers.GramianWeighting.recomputes_now`) no Jacobian
+    or Gramian is built: each task's backward stops at the heads' inputs,
+    their gradients are summed with the weights, and one backward of that
+    sum from the shared features gives ``J^T w`` (parameter mode included:
+    the chain rule is linear). The per-task backward passes through the
+    shared part, the larger cost in parameter mode, are saved; so are the
+    cosine logs of those steps.
+    """
+
+    def __call__(self, step: TaskStep) -> Tuple[Tensor, Logs]:
+        inputs = self.mode.inputs(step.features, self.shared_params)
+        if not inputs or self.balancer.recomputes_now(len(step.names)):
+            return super().__call__(step)
+        weights = self.balancer(step.global_losses).to(inputs[0].device)
+        combined, head_grads = self._weighted_feature_gradients(step, weights)
+        self._give_heads(weights, head_grads)
+        self.mode.backward_combined(combined, inputs, step.features)
+        return weights, {}
+
+    def _weighted_feature_gradients(self, step: TaskStep, weights: Tensor
+                                    ) -> Tuple[List[Tensor], list]:
+        """``sum_t w_t dL_t/dh`` for each head input ``h`` (float32, loss
+        multiplier included), and each head's own gradients: one backward
+        per task, through its head only."""
+        leaves = [h for _, h in step.features.trainable]
+        combined = [torch.zeros(h.shape, dtype=torch.float32,
+                                device=h.device) for h in leaves]
+        head_grads = []
+        for w, name, loss in zip(weights.tolist(), step.names, step.losses):
+            own = [p for p in self.task_params.get(name, ())
+                   if p.requires_grad]
+            grads = torch.autograd.grad(loss * step.multiplier, leaves + own,
+                                        allow_unused=True)
+            for total, g in zip(combined, grads[:len(leaves)]):
+                if g is not None:
+                    total.add_(g.float(), alpha=w)
+            head_grads.append(list(zip(own, grads[len(leaves):])))
+        return combined, head_grads
 
     def combine(self, step, jacobian, gramian):
         weights = self.balancer(step.global_losses, gramian)
