@@ -1,14 +1,11 @@
 """The tests' tiny models as Cross-Stitch, MTAN and sharing-tree models, and
 the worker of their 2-process DDP check (a module of its own so that
 spawned processes can import it)."""
-import os
-
 import torch
-import torch.distributed as dist
 from mmdet.registry import MODELS
 from mmengine.optim import build_optim_wrapper
 
-from mtl_ddp_worker import _finish, _split, ddp_model_cfg
+from mtl_ddp_worker import _finish, _split, ddp_model_cfg, init_ranks
 from mtl_fixtures import random_batch, tiny_model_cfg
 
 ARCHITECTURES = {
@@ -50,15 +47,10 @@ def mtan_ddp_cfg():
     return arch_cfg('mtan', base=ddp_model_cfg())
 
 
-def mtan_ddp_worker(rank, world, port, balancer, mode, out_path):
+def mtan_ddp_worker(rank, world, init_method, balancer, mode, out_path):
     """Two training steps of MTAN under MultiTaskDistributedDataParallel,
     each rank on its half of the batch; writes the weights and logs."""
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=world)
-    torch.set_num_threads(1)
-    import mmmtl  # noqa: F401
-    from mmdet.utils import register_all_modules
-    register_all_modules()
+    init_ranks(rank, world, init_method)
     from mmmtl.engine import MultiTaskDistributedDataParallel
     model, wrapper = build(mtan_ddp_cfg(), balancer, mode)
     ddp = MultiTaskDistributedDataParallel(module=model)

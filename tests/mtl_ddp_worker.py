@@ -2,7 +2,6 @@
 processes can import it)."""
 import copy
 import os
-import socket
 import time
 from datetime import timedelta
 
@@ -27,7 +26,7 @@ def run_ranks(fn, args, nprocs=2, timeout=300, rendezvous=None):
     With ``rendezvous`` (a directory, e.g. pytest's ``tmp_path``) the
     processes meet through a file there (``fn(rank, nprocs, init_method,
     *args)``, see :func:`init_ranks`), not a TCP port: a port picked free
-    by :func:`free_port` can be taken by another process (another test
+    and closed can be taken by another process (another test
     run on the same machine) before rank 0 binds it, seconds later, which
     aborted or stalled the ranks."""
     import pytest
@@ -61,14 +60,6 @@ def _finish():
     """Tear down together: no rank leaves while another still talks."""
     dist.barrier()
     dist.destroy_process_group()
-
-
-def free_port():
-    """A free TCP port on localhost (for torchrun-style rendezvous; racy:
-    prefer ``run_ranks(..., rendezvous=tmp_path)``)."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def ddp_model_cfg():

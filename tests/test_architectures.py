@@ -10,7 +10,7 @@ from mmdet.registry import MODELS
 from architecture_fixtures import (arch_cfg, build, mtan_ddp_cfg,
                                    mtan_ddp_worker)
 from mmmtl.models.architectures import CrossStitchUnit
-from mtl_ddp_worker import _train, free_port, run_ranks
+from mtl_ddp_worker import _train, run_ranks
 from mtl_fixtures import random_batch
 
 
@@ -235,7 +235,8 @@ def test_mtan_on_two_processes_matches_one_on_the_global_batch(tmp_path):
     """MTAN, MGDA in feature mode (the Jacobian over every stage's shared
     tensors): 2 gloo ranks of 2 images each end where 1 process of 4 does."""
     out = str(tmp_path / 'ddp')
-    run_ranks(mtan_ddp_worker, (2, free_port(), 'MGDA', 'feature', out))
+    run_ranks(mtan_ddp_worker, ('MGDA', 'feature', out),
+              rendezvous=tmp_path)
     rank0 = torch.load(out + '.0', weights_only=True)
     assert rank0['logs'] == torch.load(out + '.1', weights_only=True)['logs']
     model, wrapper = build(mtan_ddp_cfg(), 'MGDA', 'feature')
