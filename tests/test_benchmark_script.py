@@ -143,3 +143,47 @@ def test_cost_benchmark_rounds_and_tables():
         assert held[3] == held[1] + held[2] or \
             abs(held[3] - held[1] - held[2]) <= 1  # rounding
         assert held[0] < held[3]  # one backbone instead of two
+
+
+def test_balancer_benchmark_torchjd_path_takes_an_architectures_task_params(
+        monkeypatch):
+    """torchjd's reference path on MTAN: the attention modules above the
+    cut are its tasks' own parameters (``task_modules()``, as the optim
+    wrapper's constructor takes them), so shared and task parameters
+    together are every trainable parameter of the model."""
+    import importlib.util
+    from argparse import Namespace
+
+    import torch
+    import torchjd.autojac
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
+    from mmmtl.utils.benchmark import build_model, config_batch, \
+        drop_pretrained
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_balancers',
+        os.path.join(REPO, 'tools/analysis_tools/benchmark_balancers.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seen = {}
+    backward = torchjd.autojac.mtl_backward
+
+    def spy(losses, **kwargs):
+        seen.update(kwargs)
+        return backward(losses, **kwargs)
+
+    monkeypatch.setattr(torchjd.autojac, 'mtl_backward', spy)
+    register_all_modules()
+    cfg = Config.fromfile(os.path.join(
+        REPO, 'configs/synthetic/mtan_retinanet_r18-c32_fpn_semfpn_synthetic.py'))
+    drop_pretrained(cfg.model)
+    base = build_model(cfg.model, torch.device('cpu'))
+    contender = bench.torchjd_contender(base, 'MGDA', Namespace(amp=False))
+    contender.run(config_batch(cfg, 2, (96, 96)))
+    given = [p for group in [seen['shared_params'], *seen['tasks_params']]
+             for p in group]
+    assert len(seen['tasks_params']) == 2
+    trainable = sum(p.numel() for p in base.parameters() if p.requires_grad)
+    assert sum(p.numel() for p in {id(p): p for p in given}.values()) \
+        == trainable

@@ -138,8 +138,11 @@ def torchjd_contender(base, method, args):
     opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
     shared = [p for m in model.shared_modules() for p in m.parameters()
               if p.requires_grad]
-    tasks = [[p for p in t.parameters() if p.requires_grad]
-             for t in model.tasks.values()]
+    # a task's own modules, as MultiTaskOptimWrapperConstructor takes them:
+    # an architecture's task-specific modules above the cut included
+    task_params = {name: list(dict.fromkeys(
+        p for m in modules for p in m.parameters() if p.requires_grad))
+        for name, modules in model.task_modules().items()}
     device_type = next(model.parameters()).device.type
     dtype = torch.bfloat16 if device_type == 'cpu' else torch.float16
 
@@ -149,6 +152,7 @@ def torchjd_contender(base, method, args):
             feats = model.extract_feat(data['inputs'])
             per_task = model.task_losses(feats, data['data_samples'])
             losses = [model.parse_losses(v)[0] for v in per_task.values()]
+        tasks = [task_params[name] for name in per_task]
         # parallel_chunk_size=1: one vjp per task, no vmap (torchjd's
         # vmapped backward fails on these mmdet/mmseg graphs)
         mtl_backward(losses, features=list(feats), tasks_params=tasks,
