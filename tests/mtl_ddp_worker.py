@@ -79,7 +79,9 @@ ADAMW = dict(type='AdamW', lr=0.01, weight_decay=0.05)
 def wrapper_cfg(balancer, mode, optimizer=SGD, **kwargs):
     return dict(type='MultiTaskOptimWrapper',
                 constructor='MultiTaskOptimWrapperConstructor',
-                optimizer=optimizer, balancer=dict(type=balancer),
+                optimizer=optimizer,
+                balancer=balancer if isinstance(balancer, dict)
+                else dict(type=balancer),
                 jacobian_mode=mode, **kwargs)
 
 

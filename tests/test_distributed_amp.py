@@ -12,9 +12,12 @@ from mtl_ddp_worker import (ADAMW, _build, _train, _worker,
 from mtl_fixtures import random_batch, without_seg_labels
 
 
-@pytest.mark.parametrize('balancer,mode', [('EqualWeighting', 'feature'),
-                                           ('MGDA', 'feature'),
-                                           ('UPGrad', 'parameter')])
+@pytest.mark.parametrize('balancer,mode', [
+    ('EqualWeighting', 'feature'), ('MGDA', 'feature'),
+    ('UPGrad', 'parameter'),
+    # the second step reuses the weights: each rank's J^T w from one
+    # backward of its weighted feature gradients, averaged over ranks
+    (dict(type='UPGrad', recompute_every=2), 'parameter')])
 def test_two_processes_match_one_on_the_global_batch(tmp_path, balancer,
                                                       mode):
     out = str(tmp_path / 'ddp.pth')
