@@ -105,11 +105,13 @@ def test_balancer_benchmark_rounds_and_table():
     assert len(rounds) == 2
     assert all(sorted(r) == sorted(methods) for r in rounds)
     assert rounds[0] != rounds[1]
-    rows = table_rows(out, 7)
+    rows = table_rows(out, 8)
     assert set(rows) - {'method'} == methods
-    ms, iqr, ratio, ratio_iqr, mib, mem_ratio = rows['EqualWeighting'][0]
+    ms, iqr, ratio, ratio_iqr, total, mib, mem_ratio = \
+        rows['EqualWeighting'][0]
     # the reference against itself, round by round
-    assert (ratio, ratio_iqr, mem_ratio) == ('1.00', '[1.00, 1.00]', '1.00')
+    assert (ratio, ratio_iqr, total, mem_ratio) == (
+        '1.00', '[1.00, 1.00]', '1.00', '1.00')
     for name in methods:
         low, high = map(float, rows[name][0][1].strip('[]').split(', '))
         assert low <= high

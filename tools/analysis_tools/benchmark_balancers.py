@@ -168,7 +168,10 @@ def torchjd_contender(base, method, args):
 def results_table(contenders):
     """One row per contender: median step time and its interquartile
     range, the median (and IQR) of its per-round ratio to the reference,
-    its step memory and that memory's ratio to the reference's."""
+    the ratio of its total time to the reference's (the amortized cost of
+    a method whose steps differ, e.g. ``recompute_every``: run a multiple
+    of ``k`` rounds), its step memory and that memory's ratio to the
+    reference's."""
     ref = contenders[0]
     rows = []
     for c in contenders:
@@ -177,10 +180,12 @@ def results_table(contenders):
         rows.append([c.name, f'{1000 * time_s.median:.1f}',
                      format_spread(time_s, 1000), f'{ratio.median:.2f}',
                      format_spread(ratio, digits=2),
+                     f'{sum(c.times) / sum(ref.times):.2f}',
                      f'{c.peak_bytes / MiB:.0f}',
                      f'{c.peak_bytes / max(ref.peak_bytes, 1):.2f}'])
     header = ['method', 'step (ms)', 'IQR (ms)', 'x equal weighting',
-              'IQR of x', 'step memory (MiB)', 'x equal weighting']
+              'IQR of x', 'x, total time', 'step memory (MiB)',
+              'x equal weighting']
     return markdown_table(header, rows)
 
 
