@@ -177,8 +177,9 @@ def test_balancer_benchmark_torchjd_path_takes_an_architectures_task_params(
 
     monkeypatch.setattr(torchjd.autojac, 'mtl_backward', spy)
     register_all_modules()
-    cfg = Config.fromfile(os.path.join(
-        REPO, 'configs/synthetic/mtan_retinanet_r18-c32_fpn_semfpn_synthetic.py'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs/synthetic',
+                                       'mtan_retinanet_r18-c32_fpn_semfpn_'
+                                       'synthetic.py'))
     drop_pretrained(cfg.model)
     base = build_model(cfg.model, torch.device('cpu'))
     contender = bench.torchjd_contender(base, 'MGDA', Namespace(amp=False))
