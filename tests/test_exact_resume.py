@@ -39,6 +39,8 @@ def _train(cfg):
     ('EqualWeighting', 0, ()),
     ('UncertaintyWeighting', 0, ()),      # the case
     ('GradVac', 2, ()),                   # data-loader workers
+    ('FAMO', 0, ()),
+    ('NashMTL', 0, ()),
     ('DWA', 0, (dict(type='AlternatingTasksHook',
                      probs=dict(det=0.5, seg=0.5)),)),
 ])
