@@ -40,19 +40,21 @@ def build(cfg, balancer='UPGrad', mode='feature', **wrapper_kwargs):
     return model, wrapper
 
 
-def mtan_ddp_cfg():
-    """The DDP test's FCOS + Semantic FPN model as MTAN (GroupNorm in the
-    attention: BatchNorm's statistics differ between 2 ranks of 2 images
-    and 1 process of 4)."""
-    return arch_cfg('mtan', base=ddp_model_cfg())
+def arch_ddp_cfg(kind):
+    """The DDP test's FCOS + Semantic FPN model as architecture ``kind``
+    (MTAN with GroupNorm in the attention: BatchNorm's statistics differ
+    between 2 ranks of 2 images and 1 process of 4)."""
+    return arch_cfg(kind, base=ddp_model_cfg())
 
 
-def mtan_ddp_worker(rank, world, init_method, balancer, mode, out_path):
-    """Two training steps of MTAN under MultiTaskDistributedDataParallel,
-    each rank on its half of the batch; writes the weights and logs."""
+def arch_ddp_worker(rank, world, init_method, kind, balancer, mode,
+                    out_path):
+    """Two training steps of architecture ``kind`` under
+    MultiTaskDistributedDataParallel, each rank on its half of the batch;
+    writes the weights and logs."""
     init_ranks(rank, world, init_method)
     from mmmtl.engine import MultiTaskDistributedDataParallel
-    model, wrapper = build(mtan_ddp_cfg(), balancer, mode)
+    model, wrapper = build(arch_ddp_cfg(kind), balancer, mode)
     ddp = MultiTaskDistributedDataParallel(module=model)
     logs = []
     for step in range(2):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 
-from architecture_fixtures import (arch_cfg, build, mtan_ddp_cfg,
-                                   mtan_ddp_worker)
+from architecture_fixtures import (arch_cfg, arch_ddp_cfg, arch_ddp_worker,
+                                   build)
 from mmmtl.models.architectures import CrossStitchUnit
 from mtl_ddp_worker import _train, run_ranks
 from mtl_fixtures import random_batch
@@ -231,18 +231,25 @@ def test_branch_neck_against_heads_is_checked_at_build():
 
 
 # ------------------------------------------------------------------- DDP
-def test_mtan_on_two_processes_matches_one_on_the_global_batch(tmp_path):
-    """MTAN, MGDA in feature mode (the Jacobian over every stage's shared
-    tensors): 2 gloo ranks of 2 images each end where 1 process of 4 does."""
+@pytest.mark.parametrize('kind,balancer,mode', [
+    ('mtan', 'MGDA', 'feature'),
+    ('cross-stitch', 'UPGrad', 'parameter'),
+    ('tree', 'MGDA', 'feature'),
+])
+def test_two_processes_match_one_on_the_global_batch(tmp_path, kind,
+                                                     balancer, mode):
+    """2 gloo ranks of 2 images each end where 1 process of 4 does (MTAN
+    and the tree in feature mode: the Jacobian over every shared tensor of
+    the cut; Cross-Stitch in parameter mode)."""
     out = str(tmp_path / 'ddp')
-    run_ranks(mtan_ddp_worker, ('MGDA', 'feature', out),
+    run_ranks(arch_ddp_worker, (kind, balancer, mode, out),
               rendezvous=tmp_path)
     rank0 = torch.load(out + '.0', weights_only=True)
     assert rank0['logs'] == torch.load(out + '.1', weights_only=True)['logs']
-    model, wrapper = build(mtan_ddp_cfg(), 'MGDA', 'feature')
+    model, wrapper = build(arch_ddp_cfg(kind), balancer, mode)
     single = _train(model, wrapper, [random_batch(4, seed=s) for s in (0, 1)])
     moved = 0.0
-    initial, _ = build(mtan_ddp_cfg(), 'MGDA', 'feature')
+    initial, _ = build(arch_ddp_cfg(kind), balancer, mode)
     for key, value in single.items():
         torch.testing.assert_close(rank0['state'][key], value, rtol=1e-4,
                                    atol=1e-5, msg=key)
