@@ -14,9 +14,15 @@ prints a summary, one line per window of iterations:
          optim_wrapper.jacobian_mode=parameter train_cfg.max_iters=300 ...]
 
 ``--summary FILE.jsonl [--max-norm 10]`` prints the summary of a trace
-already written.
+already written. ``--summary WORK_DIR`` reads the scalars that every
+training run logs (``<timestamp>/vis_data/scalars.json`` of its newest
+run, one row per ``log_interval`` iterations, each row the mean over
+those iterations; validation rows are left out), so any finished run,
+e.g. one of ``tools/analysis_tools/mtl_results.py``, gives its trace
+over the whole schedule; ``--window`` then counts logged rows.
 """
 import argparse
+import glob
 import json
 import os.path as osp
 import statistics
@@ -37,7 +43,9 @@ def parse_args():
     p.add_argument('config', nargs='?')
     p.add_argument('--work-dir')
     p.add_argument('--window', type=int, default=50)
-    p.add_argument('--summary', help='summarise this trace file instead')
+    p.add_argument('--summary',
+                   help='summarise this trace file (or the logged scalars '
+                   'of this work dir) instead')
     p.add_argument('--max-norm', type=float,
                    help="with --summary: clip_grad's max_norm, to count "
                    'the clipped steps')
@@ -84,10 +92,11 @@ def _fmt(values: List[float]) -> str:
 
 
 def summarise(rows: List[Dict[str, float]], window: int,
-              max_norm: float = None) -> List[str]:
+              max_norm: float = None, per_step: bool = True) -> List[str]:
     """One line per window: median [min, max] of every weight and of the
     total gradient norm, the share of clipped steps, and the steps where a
-    weight is at most 1% of the largest."""
+    weight is at most 1% of the largest. Rows of logged means
+    (``per_step=False``) count rows, not steps."""
     tasks = sorted(k[len('weight.'):] for k in rows[0] if
                    k.startswith('weight.')) if rows else []
     lines = []
@@ -101,21 +110,37 @@ def summarise(rows: List[Dict[str, float]], window: int,
         cells.append('grad_norm ' + _fmt(norms))
         if max_norm and norms:
             clipped = sum(n > max_norm for n in norms)
-            cells.append(f'clipped {clipped}/{len(norms)}')
+            cells.append(f'clipped {clipped}/{len(norms)}' if per_step else
+                         f'means above max_norm {clipped}/{len(norms)}')
         low = sum(any(r.get(f'weight.{t}', 1) <= 0.01 * max(
             r.get(f'weight.{k}', 0) for k in tasks) for t in tasks)
             for r in part)
-        cells.append(f'low-weight steps {low}')
+        cells.append(f'low-weight {"steps" if per_step else "means"} {low}')
         lines.append(' | '.join(cells))
     return lines
+
+
+def load_rows(path: str) -> List[Dict[str, float]]:
+    """The training rows of a trace file, or of a work dir's newest
+    ``vis_data/scalars.json`` (rows that log task weights)."""
+    if osp.isdir(path):
+        found = sorted(glob.glob(osp.join(path, '*', 'vis_data',
+                                          'scalars.json')))
+        if not found:
+            sys.exit(f'error: {path} has no <timestamp>/vis_data/'
+                     'scalars.json (not a work dir of a training run?)')
+        path = found[-1]
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if any(k.startswith('weight.') for k in r)]
 
 
 def main():
     args = parse_args()
     if args.summary:
-        with open(args.summary) as f:
-            rows = [json.loads(line) for line in f]
-        print('\n'.join(summarise(rows, args.window, args.max_norm)))
+        rows = load_rows(args.summary)
+        print('\n'.join(summarise(rows, args.window, args.max_norm,
+                                   per_step=not osp.isdir(args.summary))))
         return
     if not args.config:
         sys.exit('error: give CONFIG, or --summary FILE')

@@ -1,0 +1,61 @@
+"""tools/analysis_tools/balancer_traces.py --summary on hand-written
+traces: a per-step trace file and a work dir's logged scalars.json."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from mtl_fixtures import REPO
+
+
+def _load_tool():
+    path = osp.join(REPO, 'tools', 'analysis_tools', 'balancer_traces.py')
+    spec = importlib.util.spec_from_file_location('balancer_traces', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+
+
+def _row(it, w_det, w_seg, norm):
+    return {'iter': it, 'weight.det': w_det, 'weight.seg': w_seg,
+            'grad_norm': norm, 'det.loss': 1.0}
+
+
+def test_summary_of_a_per_step_trace_counts_clipped_and_starved_steps():
+    rows = [_row(0, 1.0, 1.0, 4.0), _row(1, 2.0, 0.01, 12.0),
+            _row(2, 3.0, 0.5, 20.0), _row(3, 1.0, 1.0, 1.0)]
+    lines = tool.summarise(rows, window=2, max_norm=10)
+    assert lines == [
+        'iters 0-1 | w.det 1.5 [1, 2] | w.seg 0.505 [0.01, 1] | '
+        'grad_norm 8 [4, 12] | clipped 1/2 | low-weight steps 1',
+        'iters 2-3 | w.det 2 [1, 3] | w.seg 0.75 [0.5, 1] | '
+        'grad_norm 10.5 [1, 20] | clipped 1/2 | low-weight steps 0']
+
+
+def test_summary_reads_the_newest_logged_scalars_of_a_work_dir(tmp_path):
+    for stamp, w_seg in (('20250101_000000', 9.0), ('20250102_000000', 0.5)):
+        vis = tmp_path / stamp / 'vis_data'
+        vis.mkdir(parents=True)
+        lines = [_row(50, 1.0, w_seg, 3.0), {'seg/mIoU': 40.0, 'step': 50},
+                 _row(100, 1.0, w_seg, 30.0)]
+        (vis / 'scalars.json').write_text(
+            '\n'.join(json.dumps(x) for x in lines) + '\n')
+    rows = tool.load_rows(str(tmp_path))
+    # the validation row is left out; the newer run is read
+    assert [r['iter'] for r in rows] == [50, 100]
+    assert {r['weight.seg'] for r in rows} == {0.5}
+    lines = tool.summarise(rows, window=8, max_norm=10, per_step=False)
+    assert lines == ['iters 50-100 | w.det 1 [1, 1] | w.seg 0.5 [0.5, 0.5] | '
+                     'grad_norm 16.5 [3, 30] | means above max_norm 1/2 | '
+                     'low-weight means 0']
+
+
+def test_summary_of_a_dir_without_logged_scalars_names_it(tmp_path):
+    os.makedirs(tmp_path / 'empty_run')
+    with pytest.raises(SystemExit, match='empty_run'):
+        tool.load_rows(str(tmp_path / 'empty_run'))
