@@ -20,6 +20,17 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SIZE = (64, 64)
 
 
+def load_tool(relative_path):
+    """Import a script under tools/ (not a package) as a module."""
+    import importlib.util
+    path = osp.join(REPO, relative_path)
+    name = osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tiny_model_cfg(num_det=len(DET_CLASSES), num_seg=len(SEG_CLASSES),
                    det_head='RetinaHead', seg_head='FPNHead'):
     """A small MultiTaskDetector config (8-channel ResNet-18, 16-ch FPN)."""

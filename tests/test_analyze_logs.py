@@ -1,24 +1,15 @@
 """tools/analysis_tools/analyze_logs.py on hand-written scalars.json files:
 which keys each panel gets, and that the curves carry the logged numbers."""
-import importlib.util
 import json
 import os
 import os.path as osp
 
 import pytest
 
-from mtl_fixtures import REPO
+from mtl_fixtures import load_tool
 
 
-def _load_tool():
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'analyze_logs.py')
-    spec = importlib.util.spec_from_file_location('analyze_logs', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('tools/analysis_tools/analyze_logs.py')
 
 
 def _train_line(step, det, seg, w_det, cos):

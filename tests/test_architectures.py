@@ -263,13 +263,9 @@ def test_benchmark_script_rows(capsys):
     """One row per config, the reference's ratios 1.00, the parameter
     counts of the built models (no timing is checked: the figures belong
     to docs/architectures.md)."""
-    import importlib.util
     import os.path as osp
-    from mtl_fixtures import REPO
-    path = osp.join(REPO, 'tools/analysis_tools/benchmark_architectures.py')
-    spec = importlib.util.spec_from_file_location('bench_arch', path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    from mtl_fixtures import REPO, load_tool
+    bench = load_tool('tools/analysis_tools/benchmark_architectures.py')
     configs = [osp.join(REPO, 'configs/synthetic', f'{prefix}retinanet_'
                         'r18-c32_fpn_semfpn_synthetic.py')
                for prefix in ('', 'sharing-tree_')]

@@ -1,24 +1,14 @@
 """tools/analysis_tools/balancer_traces.py --summary on hand-written
 traces: a per-step trace file and a work dir's logged scalars.json."""
-import importlib.util
 import json
 import os
-import os.path as osp
 
 import pytest
 
-from mtl_fixtures import REPO
+from mtl_fixtures import load_tool
 
 
-def _load_tool():
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'balancer_traces.py')
-    spec = importlib.util.spec_from_file_location('balancer_traces', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('tools/analysis_tools/balancer_traces.py')
 
 
 def _row(it, w_det, w_seg, norm):

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from mtl_fixtures import REPO
+from mtl_fixtures import REPO, load_tool
 
 from mmmtl.utils.benchmark import (Contender, markdown_table, round_orders,
                                    summarize, time_interleaved)
@@ -153,7 +153,6 @@ def test_balancer_benchmark_torchjd_path_takes_an_architectures_task_params(
     cut are its tasks' own parameters (``task_modules()``, as the optim
     wrapper's constructor takes them), so shared and task parameters
     together are every trainable parameter of the model."""
-    import importlib.util
     from argparse import Namespace
 
     import torch
@@ -163,11 +162,7 @@ def test_balancer_benchmark_torchjd_path_takes_an_architectures_task_params(
 
     from mmmtl.utils.benchmark import build_model, config_batch, \
         drop_pretrained
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_balancers',
-        os.path.join(REPO, 'tools/analysis_tools/benchmark_balancers.py'))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_tool('tools/analysis_tools/benchmark_balancers.py')
     seen = {}
     backward = torchjd.autojac.mtl_backward
 
