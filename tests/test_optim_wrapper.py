@@ -12,12 +12,12 @@ from mmengine.optim import build_optim_wrapper
 
 from mmmtl.balancers import GramianWeighting, LossWeighting
 from mmmtl.models import SharedFeatures
-from mmmtl.registry import BALANCERS
 from mtl_fixtures import (captured_log, random_batch, tiny_model_cfg,
                           without_seg_labels)
 
 
-@BALANCERS.register_module(force=True)
+# Test balancers are not registered (a registry is global state): the
+# configs below give the class itself as ``type``, which mmengine builds.
 class _TestLossWeights(LossWeighting):
     """w = (1, 2, ...)."""
 
@@ -25,7 +25,6 @@ class _TestLossWeights(LossWeighting):
         return torch.arange(1, len(losses) + 1, dtype=losses.dtype)
 
 
-@BALANCERS.register_module(force=True)
 class _TestGramianWeights(GramianWeighting):
     """w_t = 1 / ||g_t|| (normalised gradients): depends on the Gramian."""
 
@@ -36,7 +35,6 @@ class _TestGramianWeights(GramianWeighting):
         return 1.0 / gramian.diagonal().sqrt()
 
 
-@BALANCERS.register_module(force=True)
 class _TestGivenWeights(GramianWeighting):
     """The weights it was given (None: ones), on every step (the Gramian
     is computed)."""
@@ -114,7 +112,7 @@ def _run_step(model, wrapper, batch):
 def test_loss_weighting_is_one_backward_of_the_weighted_sum(batch):
     model = _model()
     ref = _reference_param_grads(model, batch)
-    got = _run_step(model, _wrapper(model, '_TestLossWeights'), batch)
+    got = _run_step(model, _wrapper(model, _TestLossWeights), batch)
     for r_det, r_seg, g in zip(ref['det'], ref['seg'], got):
         assert_grads_close(g, 1 * r_det + 2 * r_seg)
 
@@ -124,7 +122,7 @@ def test_parameter_mode_is_exact(batch):
     head gets its own loss's gradient unweighted."""
     model = _model()
     ref = _reference_param_grads(model, batch)
-    got = _run_step(model, _wrapper(model, '_TestGramianWeights',
+    got = _run_step(model, _wrapper(model, _TestGramianWeights,
                                     jacobian_mode='parameter'), batch)
     shared = {id(p) for m in model.shared_modules() for p in m.parameters()}
     params = list(model.parameters())
@@ -155,7 +153,7 @@ def test_feature_mode_uses_the_feature_gramian_and_one_backbone_pass(batch):
                            .reshape(-1) for g, f in zip(grads, feats)])
     w = {t: 1.0 / fg[t].norm() for t in fg}
     model.zero_grad()
-    got = _run_step(model, _wrapper(model, '_TestGramianWeights',
+    got = _run_step(model, _wrapper(model, _TestGramianWeights,
                                     jacobian_mode='feature'), batch)
     gram = _TestGramianWeights.last_gramian
     torch.testing.assert_close(
@@ -190,7 +188,7 @@ def test_each_head_runs_one_backward_per_step(batch, mode):
     for name, layer in last_layers.items():
         layer.register_forward_hook(counter(forwards, name))
         layer.register_full_backward_hook(counter(backwards, name))
-    _run_step(model, _wrapper(model, '_TestGramianWeights',
+    _run_step(model, _wrapper(model, _TestGramianWeights,
                               jacobian_mode=mode), batch)
     assert forwards['det'] == 4 and forwards['seg'] == 1
     assert backwards == forwards
@@ -216,7 +214,7 @@ def test_only_task_balancing_wrappers_get_per_task_losses(batch):
     from mmengine.optim import OptimWrapper
     from mmmtl.engine import MultiTaskOptimWrapper, balances_tasks
     model = _model()
-    assert balances_tasks(_wrapper(model, '_TestLossWeights'))
+    assert balances_tasks(_wrapper(model, _TestLossWeights))
     assert balances_tasks(MultiTaskOptimWrapper)
     plain = build_optim_wrapper(model, dict(
         type='OptimWrapper', optimizer=dict(type='SGD', lr=0.0)))
@@ -227,7 +225,7 @@ def test_only_task_balancing_wrappers_get_per_task_losses(batch):
 
 def test_logs_weights_and_gradient_cosine(batch):
     model = _model()
-    wrapper = _wrapper(model, '_TestGramianWeights')
+    wrapper = _wrapper(model, _TestGramianWeights)
     logs = model.train_step(copy.deepcopy(batch), wrapper)
     for key in ('loss', 'det.loss', 'seg.loss', 'weight.det', 'weight.seg',
                 'cos.det-seg'):
@@ -242,7 +240,7 @@ def test_logs_weights_and_gradient_cosine(batch):
 def test_gradient_accumulation_matches_one_big_step(batch):
     """Two micro-batches with accumulative_counts=2 give the mean gradient."""
     model = _model()
-    wrapper = _wrapper(model, '_TestLossWeights', accumulative_counts=2)
+    wrapper = _wrapper(model, _TestLossWeights, accumulative_counts=2)
     wrapper.initialize_count_status(model, 0, 2)
     wrapper.zero_grad = lambda **kw: None
     step = wrapper.step
@@ -334,7 +332,7 @@ def test_without_the_constructor_the_error_says_what_to_set(batch):
     model = _model()
     wrapper = MultiTaskOptimWrapper(
         torch.optim.SGD(model.parameters(), lr=0.1),
-        balancer=dict(type='_TestLossWeights'))
+        balancer=dict(type=_TestLossWeights))
     with pytest.raises(RuntimeError,
                        match='MultiTaskOptimWrapperConstructor'):
         model.train_step(copy.deepcopy(batch), wrapper)
@@ -343,14 +341,14 @@ def test_without_the_constructor_the_error_says_what_to_set(batch):
 def test_bad_jacobian_mode_is_rejected():
     model = _model()
     with pytest.raises(ValueError, match='jacobian_mode'):
-        _wrapper(model, '_TestGramianWeights', jacobian_mode='features')
+        _wrapper(model, _TestGramianWeights, jacobian_mode='features')
 
 
 def test_a_summed_loss_is_refused_not_silently_trained(batch):
     """mmengine's plain DDP wrapper would hand over the summed loss: that
     must fail loudly, naming the model wrapper to use."""
     model = _model()
-    wrapper = _wrapper(model, '_TestGramianWeights')
+    wrapper = _wrapper(model, _TestGramianWeights)
     with pytest.raises(RuntimeError,
                        match='MultiTaskDistributedDataParallel'):
         wrapper.update_params(torch.ones((), requires_grad=True))
@@ -423,7 +421,7 @@ def test_a_reuse_step_equals_the_jacobian_path_with_its_weights(mode):
     (1/||g_t|| on another batch) without a Jacobian; its gradients are those
     of the full per-task Jacobian path given the same weights."""
     model = _model()
-    cheap = _wrapper(model, dict(type='_TestGramianWeights',
+    cheap = _wrapper(model, dict(type=_TestGramianWeights,
                                  recompute_every=2), jacobian_mode=mode)
     _run_step(model, cheap, random_batch(3, seed=1))
     reused = cheap.balancer.reused_weights.clone()
@@ -431,7 +429,7 @@ def test_a_reuse_step_equals_the_jacobian_path_with_its_weights(mode):
     model.zero_grad(set_to_none=True)
     got = _run_step(model, cheap, random_batch(3, seed=2))
     model.zero_grad(set_to_none=True)
-    full = _wrapper(model, dict(type='_TestGivenWeights',
+    full = _wrapper(model, dict(type=_TestGivenWeights,
                                 weights=reused.tolist()), jacobian_mode=mode)
     want = _run_step(model, full, random_batch(3, seed=2))
     shared = {id(p) for p in _shared_params(model)}
@@ -451,7 +449,7 @@ def test_a_reuse_step_runs_one_shared_backward_and_no_gramian(
     through the shared part per task); step 2 reuses them: one backward
     through the shared part, and the balancer is given no Gramian."""
     model = _model()
-    wrapper = _wrapper(model, dict(type='_TestGramianWeights',
+    wrapper = _wrapper(model, dict(type=_TestGramianWeights,
                                    recompute_every=2), jacobian_mode=mode)
     first_conv = next(p for p in _shared_params(model) if p.dim() == 4)
     passes = []
