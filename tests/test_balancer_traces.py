@@ -27,20 +27,26 @@ def test_summary_of_a_per_step_trace_counts_clipped_and_starved_steps():
         'grad_norm 10.5 [1, 20] | clipped 1/2 | low-weight steps 0']
 
 
-def test_summary_reads_the_newest_logged_scalars_of_a_work_dir(tmp_path):
-    for stamp, w_seg in (('20250101_000000', 9.0), ('20250102_000000', 0.5)):
-        vis = tmp_path / stamp / 'vis_data'
-        vis.mkdir(parents=True)
-        lines = [_row(50, 1.0, w_seg, 3.0), {'seg/mIoU': 40.0, 'step': 50},
-                 _row(100, 1.0, w_seg, 30.0)]
-        (vis / 'scalars.json').write_text(
-            '\n'.join(json.dumps(x) for x in lines) + '\n')
+def _write_scalars(folder, lines):
+    folder.mkdir(parents=True)
+    (folder / 'scalars.json').write_text(
+        '\n'.join(json.dumps(x) for x in lines) + '\n')
+
+
+def test_summary_joins_the_logged_scalars_of_a_resumed_run(tmp_path):
+    # first run: iterations 50 and 100 (then killed); resumed from 50
+    _write_scalars(tmp_path / '20250101_000000' / 'vis_data',
+                   [_row(50, 1.0, 9.0, 3.0), _row(100, 1.0, 9.0, 3.0)])
+    _write_scalars(tmp_path / '20250102_000000' / 'vis_data',
+                   [_row(100, 1.0, 0.5, 30.0),
+                    {'seg/mIoU': 40.0, 'step': 100}])
     rows = tool.load_rows(str(tmp_path))
-    # the validation row is left out; the newer run is read
-    assert [r['iter'] for r in rows] == [50, 100]
-    assert {r['weight.seg'] for r in rows} == {0.5}
+    # the validation row is left out; the resumed run's iteration 100
+    # replaces the first run's
+    assert [(r['iter'], r['weight.seg']) for r in rows] == [(50, 9.0),
+                                                           (100, 0.5)]
     lines = tool.summarise(rows, window=8, max_norm=10, per_step=False)
-    assert lines == ['iters 50-100 | w.det 1 [1, 1] | w.seg 0.5 [0.5, 0.5] | '
+    assert lines == ['iters 50-100 | w.det 1 [1, 1] | w.seg 4.75 [0.5, 9] | '
                      'grad_norm 16.5 [3, 30] | means above max_norm 1/2 | '
                      'low-weight means 0']
 

@@ -13,11 +13,11 @@ prints a summary, one line per window of iterations:
         [--window 50] [--cfg-options optim_wrapper.balancer.type=NashMTL \
          optim_wrapper.jacobian_mode=parameter train_cfg.max_iters=300 ...]
 
-``--summary FILE.jsonl [--max-norm 10]`` prints the summary of a trace
-already written. ``--summary WORK_DIR`` reads the scalars that every
-training run logs (``<timestamp>/vis_data/scalars.json`` of its newest
-run, one row per ``log_interval`` iterations, each row the mean over
-those iterations; validation rows are left out), so any finished run,
+``--summary FILE.jsonl [...] [--max-norm 10]`` prints the summary of
+traces already written. ``--summary WORK_DIR [...]`` reads the scalars that every
+training run logs (``<timestamp>/vis_data/scalars.json``, those of a
+resumed run joined; one row per ``log_interval`` iterations, each the mean
+over those iterations; validation rows left out), so any finished run,
 e.g. one of ``tools/analysis_tools/mtl_results.py``, gives its trace
 over the whole schedule; ``--window`` then counts logged rows.
 """
@@ -43,9 +43,9 @@ def parse_args():
     p.add_argument('config', nargs='?')
     p.add_argument('--work-dir')
     p.add_argument('--window', type=int, default=50)
-    p.add_argument('--summary',
-                   help='summarise this trace file (or the logged scalars '
-                   'of this work dir) instead')
+    p.add_argument('--summary', nargs='+', metavar='TRACE_OR_WORK_DIR',
+                   help='summarise these trace files (or the logged '
+                   'scalars of these work dirs) instead')
     p.add_argument('--max-norm', type=float,
                    help="with --summary: clip_grad's max_norm, to count "
                    'the clipped steps')
@@ -121,26 +121,36 @@ def summarise(rows: List[Dict[str, float]], window: int,
 
 
 def load_rows(path: str) -> List[Dict[str, float]]:
-    """The training rows of a trace file, or of a work dir's newest
-    ``vis_data/scalars.json`` (rows that log task weights)."""
-    if osp.isdir(path):
-        found = sorted(glob.glob(osp.join(path, '*', 'vis_data',
-                                          'scalars.json')))
-        if not found:
-            sys.exit(f'error: {path} has no <timestamp>/vis_data/'
-                     'scalars.json (not a work dir of a training run?)')
-        path = found[-1]
-    with open(path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if any(k.startswith('weight.') for k in r)]
+    """The training rows of a trace file, or of a work dir's logged
+    ``<timestamp>/vis_data/scalars.json`` (rows that log task weights; a
+    resumed run's files joined, a later file's row replacing an earlier
+    one of the same iteration)."""
+    if not osp.isdir(path):
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    found = sorted(glob.glob(osp.join(path, '*', 'vis_data',
+                                      'scalars.json')))
+    if not found:
+        sys.exit(f'error: {path} has no <timestamp>/vis_data/scalars.json '
+                 '(not a work dir of a training run?)')
+    by_iter = {}
+    for name in found:
+        with open(name) as f:
+            for row in (json.loads(line) for line in f if line.strip()):
+                if any(k.startswith('weight.') for k in row):
+                    by_iter[row['iter']] = row
+    return [by_iter[i] for i in sorted(by_iter)]
 
 
 def main():
     args = parse_args()
     if args.summary:
-        rows = load_rows(args.summary)
-        print('\n'.join(summarise(rows, args.window, args.max_norm,
-                                   per_step=not osp.isdir(args.summary))))
+        for path in args.summary:
+            if len(args.summary) > 1:
+                print(f'== {path}')
+            print('\n'.join(summarise(load_rows(path), args.window,
+                                       args.max_norm,
+                                       per_step=not osp.isdir(path))))
         return
     if not args.config:
         sys.exit('error: give CONFIG, or --summary FILE')
