@@ -65,3 +65,19 @@ def test_trains_baselines_and_balancers_then_resumes_without_rerunning(
     assert seg_st['seg/mIoU'] == 40.0 and seg_mt['seg/mIoU'] == 50.0
     assert '| EqualWeighting | 1 | 0.400 ± 0.000 | 50.000 ± 0.000 | ' \
         '2.50 ± 0.00 |' in (out / 'results.md').read_text()
+
+    # a second table beside the first, from the finished runs only
+    before = (out / 'results.md').read_text()
+    table = main(argv[:3] + ['--seeds', '0', '--balancers', 'UPGrad',
+                             'EqualWeighting', '--table-only',
+                             '--table-name', 'other'])
+    assert capsys.readouterr().out.startswith(
+        '3 of 4 runs finished, 0 to train')
+    assert [r['setting'] for r in table['rows']] == [
+        'det-only', 'seg-only', 'EqualWeighting']
+    assert (out / 'results.md').read_text() == before
+    assert '| EqualWeighting | 1 | 0.400 ± 0.000 |' in \
+        (out / 'other.md').read_text()
+    assert [r['setting'] for r in json.loads(
+        (out / 'other.json').read_text())['rows']] == [
+        'det-only', 'seg-only', 'EqualWeighting']

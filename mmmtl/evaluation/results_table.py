@@ -139,17 +139,17 @@ def _cells(row: dict, metric_keys: List[str]) -> List[str]:
              if 'wall_vs_baselines' in row else ''])
 
 
-def write_table(table: dict, out: str) -> None:
-    """``results.md``, ``results.csv`` and ``results.json`` under ``out``."""
+def write_table(table: dict, out: str, name: str = 'results') -> None:
+    """``<name>.md``, ``<name>.csv`` and ``<name>.json`` under ``out``."""
     os.makedirs(out, exist_ok=True)
     keys = _columns(table)
     header = (['setting', 'seeds'] + keys +
               ['delta-m (%)', 'step time (s)', 'train wall (min)',
                'wall vs baselines'])
     rows = [_cells(r, keys) for r in table['rows']]
-    with open(osp.join(out, 'results.json'), 'w') as f:
+    with open(osp.join(out, name + '.json'), 'w') as f:
         json.dump(table, f, indent=1)
-    with open(osp.join(out, 'results.csv'), 'w', newline='') as f:
+    with open(osp.join(out, name + '.csv'), 'w', newline='') as f:
         csv.writer(f).writerows([header] + rows)
     lines = [f"Config `{table['config']}`, seeds {table['seeds']}"
              + (f", `--cfg-options {' '.join(table['cfg_options'])}`"
@@ -160,5 +160,5 @@ def write_table(table: dict, out: str) -> None:
     lines += ['', 'Each row (first seed; the others change '
               '`randomness.seed`):', '']
     lines += [f"- {r['setting']}: `{r['command']}`" for r in table['rows']]
-    with open(osp.join(out, 'results.md'), 'w') as f:
+    with open(osp.join(out, name + '.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')

@@ -13,7 +13,8 @@ own process, one at a time, logging to ``<work dir>/train.log``; a run is
 finished once ``DIR/runs/<setting>_seed<k>.json`` (its metrics.json) exists,
 so the script can be stopped and started again: finished runs are skipped,
 an interrupted one resumes from its last checkpoint. Writes
-``DIR/results.md``, ``results.csv`` and ``results.json``: per setting each
+``DIR/results.md``, ``results.csv`` and ``results.json`` (``--table-name``
+``NAME``: ``NAME.md`` ...): per setting each
 task's primary metric (mean +- std over seeds), delta-m against the
 baselines, the median step time, and the wall time relative to training
 all the single-task baselines.
@@ -49,6 +50,10 @@ def parse_args(argv=None):
                    help='only the balancers (the table then has no delta-m)')
     p.add_argument('--table-only', action='store_true',
                    help='train nothing; write the table from finished runs')
+    p.add_argument('--table-name', default='results',
+                   help='file name (no suffix) of the table under --out, '
+                   'e.g. for a table of other seeds or balancers beside '
+                   'the main one (default: results)')
     return p.parse_args(argv)
 
 
@@ -120,10 +125,10 @@ def main(argv=None):
               flush=True)
         run_one(args, setting, seed, setting.record_path(args.out, seed),
                 work_root)
-        write_table(build_table(settings, args), args.out)
+        write_table(build_table(settings, args), args.out, args.table_name)
     table = build_table(settings, args)
-    write_table(table, args.out)
-    print(open(osp.join(args.out, 'results.md')).read())
+    write_table(table, args.out, args.table_name)
+    print(open(osp.join(args.out, args.table_name + '.md')).read())
     return table
 
 
