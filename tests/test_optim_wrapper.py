@@ -469,3 +469,28 @@ def test_a_reuse_step_runs_one_shared_backward_and_no_gramian(
         counts.append(len(passes))
     assert counts == shared_passes
     assert gramians == [True, False, True]
+
+
+def test_resuming_with_another_balancer_names_both():
+    model = _model()
+    saved = _wrapper(model, 'UncertaintyWeighting').state_dict()
+    assert saved['balancer_type'] == 'UncertaintyWeighting'
+    other = _wrapper(model, 'DWA')
+    with pytest.raises(RuntimeError, match=r'optim_wrapper\.balancer \(type '
+                       r'DWA\); the checkpoint\'s balancer: '
+                       r'UncertaintyWeighting'):
+        other.load_state_dict(saved)
+
+
+def test_a_checkpoint_without_the_balancers_generator_loads_with_a_warning(
+        monkeypatch):
+    messages = captured_log(monkeypatch)
+    model = _model()
+    saved = _wrapper(model, dict(type='RLW', seed=3)).state_dict()
+    del saved['balancer']['rng_state']  # as mmmtl wrote it before
+    resumed = _wrapper(model, dict(type='RLW', seed=3))
+    start = resumed.balancer.rng_state.clone()
+    resumed.load_state_dict(saved)
+    assert torch.equal(resumed.balancer.rng_state, start)
+    assert any('RLW: the checkpoint has no `rng_state`' in m and
+               'restart from seed 3' in m for m in messages)

@@ -36,10 +36,12 @@ The losses handed to a balancer are detached, already averaged over all
 ranks under distributed training, so every rank computes the same weights.
 """
 import contextlib
+import logging
 from abc import ABCMeta, abstractmethod
 from typing import ClassVar, Iterator, List, Optional, Sequence
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from .checks import (check_loss_vector, check_matrix, check_output,
@@ -124,6 +126,22 @@ class Balancer(nn.Module, metaclass=ABCMeta):
         else:
             yield gen
         self.rng_state.copy_(gen.get_state())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
+        # A state saved before the balancer had its own generator (mmmtl
+        # before the seeded ``rng_state``) still loads: the draws go on
+        # from the seed, and the log says the resume is not exact.
+        key = prefix + 'rng_state'
+        if self.uses_rng and key not in state_dict:
+            print_log(
+                f'{type(self).__name__}: the checkpoint has no `{key}` (it '
+                f'was saved by an mmmtl before balancers kept their own '
+                f'random generator); its random draws restart from seed '
+                f'{self.seed}, so the resumed run does not repeat the '
+                'uninterrupted one exactly.', logger='current',
+                level=logging.WARNING)
+            state_dict[key] = self.rng_state.clone()
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def loss_floor(self) -> Optional[Tensor]:
         """With :attr:`positive_losses`: what the losses must not fall

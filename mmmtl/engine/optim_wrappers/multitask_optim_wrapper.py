@@ -311,6 +311,7 @@ class MultiTaskOptimWrapper(OptimWrapper):
     def state_dict(self) -> dict:
         state = super().state_dict()
         state['balancer'] = self.balancer.state_dict()
+        state['balancer_type'] = type(self.balancer).__name__
         if self.loss_scaler is not None:
             state['loss_scaler'] = self.loss_scaler.state_dict()
         return state
@@ -318,12 +319,31 @@ class MultiTaskOptimWrapper(OptimWrapper):
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
         balancer_state = state_dict.pop('balancer', None)
+        saved_type = state_dict.pop('balancer_type', None)
         scaler_state = state_dict.pop('loss_scaler', None)
         if balancer_state is not None:
-            self.balancer.load_state_dict(balancer_state)
+            _load_balancer_state(self.balancer, balancer_state, saved_type)
         if scaler_state is not None and self.loss_scaler is not None:
             self.loss_scaler.load_state_dict(scaler_state)
         super().load_state_dict(state_dict)
+
+
+def _load_balancer_state(balancer: Balancer, state: dict,
+                         saved_type: Optional[str]) -> None:
+    """Load a checkpoint's balancer state; when it does not fit, say that
+    the checkpoint's balancer and ``optim_wrapper.balancer`` differ."""
+    name = type(balancer).__name__
+    try:
+        balancer.load_state_dict(state)
+    except RuntimeError as err:
+        saved = saved_type or 'not recorded (an older checkpoint)'
+        raise RuntimeError(
+            f'The checkpoint\'s balancer state does not fit '
+            f'optim_wrapper.balancer (type {name}); the checkpoint\'s '
+            f'balancer: {saved}. Resume with the balancer (and its '
+            f'options, e.g. the number of tasks) the checkpoint was '
+            f'trained with, or load only the weights (`load_from`, no '
+            f'`resume`). torch: {err}') from err
 
 
 def _as_balancer(balancer: Union[dict, Balancer, None]) -> Balancer:
