@@ -157,12 +157,19 @@ class _Messages(logging.Handler):
 
 
 def captured_log(monkeypatch):
-    """The messages logged through mmengine's current logger (what
-    ``print_log(..., logger='current')`` writes to the log file) from now
-    on: a list that fills as they come, until the test ends."""
-    logger = MMLogger.get_current_instance()
+    """The messages logged through any of mmengine's loggers (what
+    ``print_log(..., logger='current')`` writes to the log file, also after
+    a Runner made its own logger the current one) from now on: a list that
+    fills as they come, until the test ends."""
     handler = _Messages()
-    monkeypatch.setattr(logger, 'handlers', logger.handlers + [handler])
+    call_handlers = MMLogger.callHandlers
+
+    def call_with_capture(logger, record):
+        if record.levelno >= handler.level:
+            handler.handle(record)
+        call_handlers(logger, record)
+
+    monkeypatch.setattr(MMLogger, 'callHandlers', call_with_capture)
     return handler.messages
 
 
