@@ -48,12 +48,13 @@ def theta_grad(bal, theta):
 def test_stch_weights_by_hand():
     # L = (1, 2), lambda = (1/2, 1/2), mu = 0.5, z* = 0:
     # lambda L / mu = (1, 2); w = lambda softmax(1, 2)
-    w = b('STCH', mu=0.5)(torch.tensor([1.0, 2.0]))
+    w = b('STCH', mu=0.5, normalize='none')(torch.tensor([1.0, 2.0]))
     e = math.exp(1.0)
     torch.testing.assert_close(
         w, torch.tensor([0.5 / (1 + e), 0.5 * e / (1 + e)]))
     # small mu: (nearly) all the weight on the task furthest above z*
-    w = b('STCH', mu=1e-3, reference=[0.0, 1.5])(torch.tensor([1.0, 2.0]))
+    w = b('STCH', mu=1e-3, reference=[0.0, 1.5], normalize='none')(
+        torch.tensor([1.0, 2.0]))
     torch.testing.assert_close(w, torch.tensor([0.5, 0.0]), atol=1e-6,
                                rtol=0)
 
@@ -62,17 +63,59 @@ def test_stch_gradient_is_torchjds():
     theta = torch.tensor([0.3, -0.7], requires_grad=True)
     ref = tjs.STCH(0.2, weights=torch.tensor([0.2, 0.3, 0.5]))
     (want, ) = torch.autograd.grad(ref(toy_losses(theta)), theta)
-    got = theta_grad(b('STCH', mu=0.2, pref_vector=[0.2, 0.3, 0.5]), theta)
+    got = theta_grad(b('STCH', mu=0.2, pref_vector=[0.2, 0.3, 0.5],
+                       normalize='none'), theta)
     torch.testing.assert_close(got, want)
 
 
 def test_stch_on_a_subset_of_the_tasks():
-    bal = b('STCH', mu=1.0, pref_vector=[0.2, 0.3, 0.5], num_tasks=3)
+    bal = b('STCH', mu=1.0, pref_vector=[0.2, 0.3, 0.5], num_tasks=3,
+            normalize='none')
     # only task 2 present: its weight is lambda_2 softmax(one entry) = 0.5
     torch.testing.assert_close(bal(torch.tensor([3.0]), tasks=[2]),
                                torch.tensor([0.5]))
     with pytest.raises(ValueError, match='STCH: mu'):
         b('STCH', mu=0.0)
+
+
+def test_stch_authors_recipe_by_hand():
+    # warm-up 1 step, nadir from the mean of the next 2, then
+    # w_t = T / L_t softmax(log(L_t / n_t) / mu)
+    bal = b('STCH', mu=0.5, warmup_iters=1, nadir_iters=2, num_tasks=2)
+    for losses in ([4.0, 40.0], [2.0, 30.0], [4.0, 10.0]):
+        # the log objective: w = 1 / L
+        torch.testing.assert_close(bal(torch.tensor(losses)),
+                                   1 / torch.tensor(losses))
+    # nadir (3, 20); L = (1.5, 20): log(L / n) = (log 1/2, 0)
+    w = bal(torch.tensor([1.5, 20.0]))
+    soft = torch.softmax(torch.tensor([math.log(0.5), 0.0]) / 0.5, 0)
+    torch.testing.assert_close(
+        w, 2 / torch.tensor([1.5, 20.0]) * soft)
+
+
+def test_stch_authors_recipe_ignores_a_tasks_loss_scale():
+    # a task's losses in units 20 times larger: its weight is 1/20 of
+    # what it was, at every step, so w_t L_t's gradient is the same
+    plain = b('STCH', warmup_iters=2, nadir_iters=3, num_tasks=2)
+    scaled = b('STCH', warmup_iters=2, nadir_iters=3, num_tasks=2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        losses = torch.rand(2, generator=gen, dtype=torch.float64) + 0.2
+        torch.testing.assert_close(
+            scaled(losses * torch.tensor([1.0, 20.0], dtype=torch.float64)),
+            plain(losses) / torch.tensor([1.0, 20.0], dtype=torch.float64))
+
+
+def test_stch_nadir_is_in_the_checkpoint():
+    bal = b('STCH', warmup_iters=0, nadir_iters=2, num_tasks=2)
+    for losses in ([1.0, 2.0], [3.0, 4.0]):
+        bal(torch.tensor(losses))
+    resumed = b('STCH', warmup_iters=0, nadir_iters=2, num_tasks=2)
+    resumed.load_state_dict(bal.state_dict())
+    losses = torch.tensor([1.0, 5.0])
+    torch.testing.assert_close(resumed(losses), bal(losses))
+    with pytest.raises(ValueError, match="normalize='none'"):
+        b('STCH', reference=[0.0, 1.0])
 
 
 # ----------------------------------------------------------------------
