@@ -81,3 +81,20 @@ def test_trains_baselines_and_balancers_then_resumes_without_rerunning(
     assert [r['setting'] for r in json.loads(
         (out / 'other.json').read_text())['rows']] == [
         'det-only', 'seg-only', 'EqualWeighting']
+
+    # one balancer seed against the mean of two baseline seeds: seed 1 of
+    # the baselines is trained too (records written by hand here)
+    for name, key, value in (('det-only', 'coco/bbox_mAP', 0.7),
+                             ('seg-only', 'seg/mIoU', 60.0)):
+        record = json.loads((runs / f'{name}_seed0.json').read_text())
+        record['val']['metrics'][key] = value
+        (runs / f'{name}_seed1.json').write_text(json.dumps(record))
+    table = main(argv + ['--baseline-seeds', '0', '1', '--table-only',
+                         '--table-name', 'two_baseline_seeds'])
+    assert capsys.readouterr().out.startswith(
+        '5 of 5 runs finished, 0 to train')
+    ew = next(r for r in table['rows'] if r['setting'] == 'EqualWeighting')
+    # baselines' means (0.6, 50): ((0.4 - 0.6) / 0.6 + (50 - 50) / 50) / 2
+    assert ew['delta_m'][0] == pytest.approx(-1 / 6)
+    assert 'seeds [0] (baselines: seeds [0, 1])' in \
+        (out / 'two_baseline_seeds.md').read_text()

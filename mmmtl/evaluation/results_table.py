@@ -65,7 +65,10 @@ class Setting:
 
 
 def _runs(setting: Setting, args) -> List[dict]:
-    paths = [setting.record_path(args.out, s) for s in args.seeds]
+    seeds = args.seeds
+    if setting.is_baseline and getattr(args, 'baseline_seeds', None):
+        seeds = args.baseline_seeds
+    paths = [setting.record_path(args.out, s) for s in seeds]
     return [load_run(p) for p in paths if osp.isfile(p)]
 
 
@@ -111,6 +114,8 @@ def build_table(settings: List[Setting], args) -> dict:
         if row['wall_s'] and len(pair) == len(baselines) and pair:
             row['wall_vs_baselines'] = row['wall_s'][0] / sum(pair)
     return dict(config=args.config, seeds=list(args.seeds),
+                baseline_seeds=list(getattr(args, 'baseline_seeds', None)
+                                    or args.seeds),
                 cfg_options=list(args.cfg_options), rows=rows)
 
 
@@ -151,7 +156,10 @@ def write_table(table: dict, out: str, name: str = 'results') -> None:
         json.dump(table, f, indent=1)
     with open(osp.join(out, name + '.csv'), 'w', newline='') as f:
         csv.writer(f).writerows([header] + rows)
+    base_seeds = table.get('baseline_seeds', table['seeds'])
     lines = [f"Config `{table['config']}`, seeds {table['seeds']}"
+             + (f" (baselines: seeds {base_seeds})"
+                if base_seeds != table['seeds'] else '')
              + (f", `--cfg-options {' '.join(table['cfg_options'])}`"
                 if table['cfg_options'] else '') + '; mean ± std over seeds.',
              '', '| ' + ' | '.join(header) + ' |',

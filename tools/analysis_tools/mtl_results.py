@@ -50,6 +50,10 @@ def parse_args(argv=None):
                    help='only the balancers (the table then has no delta-m)')
     p.add_argument('--table-only', action='store_true',
                    help='train nothing; write the table from finished runs')
+    p.add_argument('--baseline-seeds', nargs='+', type=int,
+                   help='seeds of the baselines that delta-m compares '
+                   'with (default: --seeds), e.g. one seed per balancer '
+                   'against the mean of three baseline seeds')
     p.add_argument('--table-name', default='results',
                    help='file name (no suffix) of the table under --out, '
                    'e.g. for a table of other seeds or balancers beside '
@@ -112,7 +116,10 @@ def main(argv=None):
         ROOT, 'work_dirs', 'results', osp.basename(osp.normpath(args.out)))
     settings = settings_of(args, task_names_of(args))
     # seed by seed: the table has every setting early
-    runs = [(s, seed) for seed in args.seeds for s in settings]
+    base_seeds = args.baseline_seeds or args.seeds
+    runs = [(s, seed) for seed in sorted(set(args.seeds) | set(base_seeds))
+            for s in settings
+            if seed in (base_seeds if s.is_baseline else args.seeds)]
     todo = [(s, seed) for s, seed in runs
             if not osp.isfile(s.record_path(args.out, seed))]
     print(f'{len(runs) - len(todo)} of {len(runs)} runs finished, '
