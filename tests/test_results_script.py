@@ -98,3 +98,19 @@ def test_trains_baselines_and_balancers_then_resumes_without_rerunning(
     assert ew['delta_m'][0] == pytest.approx(-1 / 6)
     assert 'seeds [0] (baselines: seeds [0, 1])' in \
         (out / 'two_baseline_seeds.md').read_text()
+
+
+def test_a_folder_keeps_the_cfg_options_of_its_runs(tmp_path):
+    check = runpy.run_path(SCRIPT, run_name='not_main')['check_cfg_options']
+    out = str(tmp_path / 'results')
+    check(out, [], record=False)        # --table-only records nothing
+    assert not (tmp_path / 'results' / 'runs').exists()
+    check(out, [])
+    check(out, [])                      # same options: go on
+    mode = ['optim_wrapper.jacobian_mode=parameter']
+    with pytest.raises(SystemExit, match=r"trained with --cfg-options \[\]"
+                       r".*cfg_options\.json.*jacobian_mode=parameter"):
+        check(out, mode)
+    check(str(tmp_path / 'parameter_mode'), mode)
+    with pytest.raises(SystemExit, match='another --out'):
+        check(str(tmp_path / 'parameter_mode'), [], record=False)

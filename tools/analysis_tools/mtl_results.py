@@ -110,8 +110,29 @@ def task_names_of(args):
     return list(cfg.model.tasks)
 
 
+def check_cfg_options(out, cfg_options, record=True):
+    """The records under ``out/runs`` are named by setting and seed only, so
+    one folder must hold runs of one ``--cfg-options``: they are kept in
+    ``out/runs/cfg_options.json``; other options stop the script (a run of
+    another Jacobian mode or schedule would else be taken as finished)."""
+    path = osp.join(out, 'runs', 'cfg_options.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            kept = json.load(f)
+        if kept != list(cfg_options):
+            sys.exit(f'error: the runs under {osp.join(out, "runs")} were '
+                     f'trained with --cfg-options {kept} ({path}), not '
+                     f'{list(cfg_options)}; give these options another '
+                     '--out')
+    elif record:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(list(cfg_options), f)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    check_cfg_options(args.out, args.cfg_options, record=not args.table_only)
     work_root = args.work_root or osp.join(
         ROOT, 'work_dirs', 'results', osp.basename(osp.normpath(args.out)))
     settings = settings_of(args, task_names_of(args))
