@@ -43,7 +43,8 @@ class STCH(ScalarizerWeighting):
             \Big(\frac{\log(L_t / n_t)}{\mu}\Big),
 
     which does not depend on the scale of any task's loss. The paper's
-    experiments count the warm-up in epochs; here it is in steps.
+    experiments count the warm-up in epochs; here it is in calls of the
+    balancer (training steps; micro-batches under gradient accumulation).
     ``normalize='none'`` is Eq. 9 on the raw losses (:math:`f = L`,
     :math:`\lambda_t = 1/T`, the given ``reference`` :math:`z^*`): there a
     loss in larger units takes all the weight (on the hard synthetic
