@@ -38,7 +38,8 @@ ranks under distributed training, so every rank computes the same weights.
 import contextlib
 import logging
 from abc import ABCMeta, abstractmethod
-from typing import ClassVar, Iterator, List, Optional, Sequence
+from typing import (ClassVar, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 from mmengine.logging import print_log
@@ -295,23 +296,41 @@ class JacobianAggregator(Balancer):
     """Update computed from the full Jacobian of the task gradients.
 
     ``balancer(losses, jacobian)`` returns the ``P``-vector update, in the
-    Jacobian's dtype. Subclasses implement :meth:`aggregate`.
+    Jacobian's dtype. Subclasses implement :meth:`aggregate`, which returns
+    the update, or ``(weights, update)`` where the update is a weighted sum
+    of task gradients as the method sees them (MoCo's tracked gradients,
+    DB-MTL's averaged log-loss gradients, ExcessMTL's raw ones): those
+    ``T`` weights are what :meth:`weights_and_update` hands the optim
+    wrapper to log and monitor, so that a task the method leaves out shows
+    in the log as it does for a Gramian method.
     """
 
     requires = 'jacobian'
     weights_heads = False
 
     def forward(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+        return self.weights_and_update(losses, jacobian)[1]
+
+    def weights_and_update(self, losses: Tensor, jacobian: Tensor
+                           ) -> Tuple[Optional[Tensor], Tensor]:
+        """The method's task weights (``None`` for a method without any,
+        such as GradDrop) and the update, both checked."""
         self._check_losses(losses)
-        check_matrix(self, 'Jacobian', jacobian, losses.numel(), None)
-        update = self.aggregate(losses.detach(), jacobian.detach())
+        t = losses.numel()
+        check_matrix(self, 'Jacobian', jacobian, t, None)
+        out = self.aggregate(losses.detach(), jacobian.detach())
+        weights, update = out if isinstance(out, tuple) else (None, out)
         check_output(self, 'an update', update, jacobian.shape[1])
-        return update.to(jacobian.dtype)
+        if weights is not None:
+            check_output(self, 'weights', weights, t)
+            weights = weights.detach().to(losses.dtype)
+        return weights, update.to(jacobian.dtype)
 
     @abstractmethod
-    def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+    def aggregate(self, losses: Tensor, jacobian: Tensor
+                  ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
         """The hook: the ``P``-vector update from the detached losses
-        (``T``) and Jacobian (``T x P``)."""
+        (``T``) and Jacobian (``T x P``), or ``(weights, update)``."""
 
 
 @contextlib.contextmanager

@@ -94,6 +94,23 @@ def test_the_optim_wrapper_feeds_the_monitor(said):
     assert any('StaticWeighting: clip_grad' in s for s in warned)
 
 
+def test_a_jacobian_aggregators_own_weights_are_logged_and_monitored(said):
+    # MoCo with a huge lambda step: every projected step lands on a vertex
+    # of the simplex (lambda = (1, 0) or (0, 1)), so on every step one task
+    # has weight 0; with patience 1 the monitor names that task each step
+    model, wrapper = _model_and_wrapper(
+        dict(type='MoCo', gamma=1e9), monitor=dict(patience=1))
+    batch = random_batch(2)
+    starved = []
+    for _ in range(3):
+        logs = model.train_step(copy.deepcopy(batch), wrapper)
+        lam = {t: float(logs[f'weight.{t}']) for t in ('det', 'seg')}
+        assert sorted(lam.values()) == [0.0, 1.0], lam   # MoCo's lambda
+        starved.append(min(lam, key=lam.get))
+    warned = [s for s in said if s.startswith('MoCo:')]
+    assert [s.split("'")[1] for s in warned] == starved, said
+
+
 def test_gradient_methods_log_each_tasks_gradient_norm():
     model, wrapper = _model_and_wrapper(dict(type='IMTLG'))
     logs = model.train_step(random_batch(2), wrapper)

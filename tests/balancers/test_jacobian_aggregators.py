@@ -40,6 +40,13 @@ def test_graddrop_sign_is_drawn_with_probability_purity():
     assert abs(float((g == 3.0).float().mean()) - 0.75) < 0.03
 
 
+def test_graddrop_has_no_task_weights_to_log():
+    weights, update = b('GradDrop', leak=1.0).weights_and_update(
+        torch.ones(2), torch.tensor([[1.0, 2.0], [3.0, -2.0]]))
+    assert weights is None
+    torch.testing.assert_close(update, torch.tensor([4.0, 0.0]))
+
+
 def test_graddrop_leak():
     J = torch.tensor([[1.0, 2.0], [3.0, -2.0]])
     # leak 1: every gradient passes unmasked -> the plain sum
@@ -88,8 +95,10 @@ def test_dbmtl_two_steps_by_hand():
     # = ((0.1, 0), (0, 0.4)); norms (0.1, 0.4) -> scale (4, 1)
     # g = 4 (0.1, 0) + (0, 0.4) = (0.4, 0.4)
     J1 = torch.tensor([[2.0, 0.0], [0.0, 4.0]], dtype=F64)
-    torch.testing.assert_close(d(losses, J1),
-                               torch.tensor([0.4, 0.4], dtype=F64))
+    weights, update = d.weights_and_update(losses, J1)
+    torch.testing.assert_close(update, torch.tensor([0.4, 0.4], dtype=F64))
+    # the logged weights: the rescaling factors on the averaged gradients
+    torch.testing.assert_close(weights, torch.tensor([4.0, 1.0], dtype=F64))
     # step 2: beta_2 = 0.9 / sqrt 2 = 0.636396; grads of log L =
     # ((0, 2), (2, 0)) / (2, 1) = ((0, 1), (2, 0))
     # ema_0 = 0.636396 (0.1, 0) + 0.363604 (0, 1) = (0.063640, 0.363604)

@@ -1,5 +1,5 @@
 """DB-MTL (Lin et al., 2023)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -36,6 +36,9 @@ class DBMTL(GradientAverage, JacobianAggregator):
         g = \sum_t \frac{\max_i \|\hat g_i\|}{\|\hat g_t\| + \epsilon}\,
             \hat g_t .
 
+    The logged task weights (``weight.<task>``) are the factors
+    :math:`\max_i \|\hat g_i\| / (\|\hat g_t\| + \epsilon)`.
+
     As in the paper and the authors' code there is no Adam-style bias
     correction: the decaying :math:`\beta_k` makes the average follow the
     current gradients ever more closely, and the first update is
@@ -68,7 +71,8 @@ class DBMTL(GradientAverage, JacobianAggregator):
         self.beta, self.beta_sigma, self.eps = beta, beta_sigma, eps
         self._init_average()
 
-    def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+    def aggregate(self, losses: Tensor, jacobian: Tensor
+                  ) -> Tuple[Tensor, Tensor]:
         self._average_for(jacobian)
         beta_k = self.beta / float(self.step)**self.beta_sigma
         # ema <- beta_k ema + (1 - beta_k) g_t / (L_t + eps), in place (no
@@ -77,4 +81,4 @@ class DBMTL(GradientAverage, JacobianAggregator):
         self.ema.mul_(beta_k).addcmul_(jacobian, coeff.unsqueeze(1))
         norms = self.ema.norm(dim=1)
         scale = norms.max() / (norms + self.eps)
-        return scale @ self.ema
+        return scale, scale @ self.ema

@@ -1,5 +1,5 @@
 """ExcessMTL (He et al., 2024)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 from torch import Tensor
 from torchjd.aggregation import ExcessMTLWeighting
@@ -30,7 +30,8 @@ class ExcessMTL(HoldsTorchJD, JacobianAggregator):
     :math:`\hat E^{(0)}` the excess risks of the first step (or the mean
     over ``n_warmup_steps``, during which the weights stay
     :math:`\frac1T`), from :math:`w = \frac1T\mathbf 1`; the update is
-    :math:`J^\top w`. torchjd's ``ExcessMTLWeighting``; the weights, the
+    :math:`J^\top w` (:math:`w` is logged as ``weight.<task>``). torchjd's
+    ``ExcessMTLWeighting``; the weights, the
     sums :math:`S` (``T x P``) and the baseline are state (saved in
     checkpoints).
 
@@ -58,6 +59,8 @@ class ExcessMTL(HoldsTorchJD, JacobianAggregator):
         self._build(lambda: ExcessMTLWeighting(robust_step_size,
                                                n_warmup_steps))
 
-    def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+    def aggregate(self, losses: Tensor, jacobian: Tensor
+                  ) -> Tuple[Tensor, Tensor]:
         self._torchjd_state_on(jacobian.device)
-        return self.weighting(jacobian) @ jacobian
+        weights = self.weighting(jacobian)
+        return weights, weights @ jacobian

@@ -1,5 +1,5 @@
 """MoCo (Fernando et al., 2023)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 from torch import Tensor
 from torchjd.aggregation import MoDoWeighting
@@ -35,7 +35,8 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
     uses :math:`\tilde g_t = L_t\, g_t/\|g_t\|` instead, as the authors'
     code (and LibMTL) do. The :math:`\lambda` step is MoDo's, applied to the
     tracked gradients' Gramian: torchjd's ``MoDoWeighting``. :math:`Y`,
-    :math:`\lambda` and :math:`k` are state (saved in checkpoints).
+    :math:`\lambda` and :math:`k` are state (saved in checkpoints); the
+    logged task weights (``weight.<task>``) are :math:`\lambda`.
 
     The average lives in the coordinates of the Jacobian; the paper tracks
     the gradients of the shared parameters, so this class forces the optim
@@ -72,7 +73,8 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
         self._init_average()
         self._build(lambda: MoDoWeighting(gamma=gamma, rho=rho))
 
-    def aggregate(self, losses: Tensor, jacobian: Tensor) -> Tensor:
+    def aggregate(self, losses: Tensor, jacobian: Tensor
+                  ) -> Tuple[Tensor, Tensor]:
         y = self._average_for(jacobian)
         self._torchjd_state_on(jacobian.device)
         k = float(self.step)
@@ -81,5 +83,5 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
             jacobian = jacobian * scale.unsqueeze(1)
         y.lerp_(jacobian, self.beta / k**self.beta_sigma)
         self.weighting.gamma = self.gamma / k**self.gamma_sigma
-        lambd = self.weighting((y @ y.T).double())
-        return lambd.to(y) @ y
+        lambd = self.weighting((y @ y.T).double()).to(y)
+        return lambd, lambd @ y

@@ -240,11 +240,16 @@ class GramianWeightingUpdate(GradientUpdate):
 
 class JacobianAggregationUpdate(GradientUpdate):
     """The update from the whole Jacobian (feature mode: this rank's
-    feature gradients, which belong to its own samples)."""
+    feature gradients, which belong to its own samples). The logged and
+    monitored weights are the method's own (MoCo's, ExcessMTL's, DB-MTL's),
+    or ones for a method without task weights (GradDrop)."""
 
     def combine(self, step, jacobian, gramian):
-        update = self.balancer(step.global_losses, jacobian)
-        return torch.ones(len(step.names), device=jacobian.device), update
+        weights, update = self.balancer.weights_and_update(
+            step.global_losses, jacobian)
+        if weights is None:
+            weights = torch.ones(len(step.names), device=jacobian.device)
+        return weights, update
 
 
 def checked_gramian(jacobian: Tensor, names: List[str]) -> Tensor:
