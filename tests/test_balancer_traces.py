@@ -55,3 +55,24 @@ def test_summary_of_a_dir_without_logged_scalars_names_it(tmp_path):
     os.makedirs(tmp_path / 'empty_run')
     with pytest.raises(SystemExit, match='empty_run'):
         tool.load_rows(str(tmp_path / 'empty_run'))
+
+
+def test_table_row_of_a_run_by_quarters(tmp_path):
+    # 8 logged rows: quarters of 2; seg's weight falls to 1/20 of det's
+    # (last quarter: 0.4 and 0.05, median 0.225)
+    rows = [dict(_row(50 * (i + 1), 1.0, 1.0 - 0.1 * i, 10.0 - i),
+                 **{'grad_norm.det': 0.5, 'grad_norm.seg': 2.0 + i})
+            for i in range(8)]
+    rows[-1]['weight.seg'] = 0.05
+    (tmp_path / 'metrics.json').write_text(json.dumps(
+        {'val': {'metrics': {'coco/bbox_mAP': 0.6123, 'seg/mIoU': 88.5}}}))
+    metrics = tool.run_metrics(str(tmp_path),
+                               ['coco/bbox_mAP', 'seg/mIoU', 'missing'])
+    assert metrics == {'coco/bbox_mAP': 0.6123, 'seg/mIoU': 88.5,
+                       'missing': None}
+    row = tool.table_row('NashMTL/seed0', rows, metrics)
+    assert row == ('| NashMTL/seed0 | 1 / 0.95 | 1 / 0.75 | 1 / 0.55 | '
+                   '1 / 0.225 | 0.05 | 0.5 / 2.5 → 0.5 / 8.5 | 9.5 → 3.5 | '
+                   '0.6123 | 88.5 | - |')
+    header = tool.table_header(['det', 'seg'], ['coco/bbox_mAP'])
+    assert header[0].count('|') == row.count('|') - 2

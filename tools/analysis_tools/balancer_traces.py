@@ -20,6 +20,14 @@ resumed run joined; one row per ``log_interval`` iterations, each the mean
 over those iterations; validation rows left out), so any finished run,
 e.g. one of ``tools/analysis_tools/mtl_results.py``, gives its trace
 over the whole schedule; ``--window`` then counts logged rows.
+
+``--summary WORK_DIR [...] --table`` prints one Markdown row per run
+instead: the median weights in each quarter of the run, the lowest ratio
+of the smallest to the largest logged weight, the median per-task gradient
+norms and total ``grad_norm`` of the first and last quarter, and the
+run's final metrics (``<work_dir>/metrics.json``, written by
+``tools/train.py``; ``--metrics`` picks them). The tables of
+docs/balancers.md are made this way.
 """
 import argparse
 import glob
@@ -49,6 +57,11 @@ def parse_args():
     p.add_argument('--max-norm', type=float,
                    help="with --summary: clip_grad's max_norm, to count "
                    'the clipped steps')
+    p.add_argument('--table', action='store_true',
+                   help='with --summary: one Markdown row per run')
+    p.add_argument('--metrics', nargs='+',
+                   default=['coco/bbox_mAP', 'seg/mIoU'],
+                   help="with --table: the metrics.json keys to show")
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args()
 
@@ -120,6 +133,61 @@ def summarise(rows: List[Dict[str, float]], window: int,
     return lines
 
 
+def _quarters(rows: list) -> list:
+    size = max(1, -(-len(rows) // 4))
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+def _median_of(rows: list, keys: List[str]) -> str:
+    """``a / b`` (one median per key), ``-`` for a key never logged."""
+    cells = []
+    for key in keys:
+        values = [r[key] for r in rows if key in r]
+        cells.append(f'{statistics.median(values):.3g}' if values else '-')
+    return ' / '.join(cells)
+
+
+def table_row(name: str, rows: List[Dict[str, float]],
+              metrics: Dict[str, float]) -> str:
+    """One run's Markdown row (see the module doc); ``metrics`` in the
+    order of the header's metric columns."""
+    tasks = sorted(k[len('weight.'):] for k in rows[0]
+                   if k.startswith('weight.'))
+    weights = [f'weight.{t}' for t in tasks]
+    parts = _quarters(rows)
+    cells = [name] + [_median_of(q, weights) for q in parts]
+    cells += ['-'] * (4 - len(parts))
+    low = min(min(r[k] for k in weights) / max(r[k] for k in weights)
+              if max(r[k] for k in weights) > 0 else 0.0 for r in rows)
+    cells.append(f'{low:.3g}')
+    norms = [f'grad_norm.{t}' for t in tasks]
+    for keys in (norms, ['grad_norm']):
+        cells.append(f'{_median_of(parts[0], keys)} → '
+                     f'{_median_of(parts[-1], keys)}')
+    cells += [f'{v:.4g}' if v is not None else '-' for v in metrics.values()]
+    return '| ' + ' | '.join(cells) + ' |'
+
+
+def table_header(tasks: List[str], metric_keys: List[str]) -> List[str]:
+    names = ' / '.join(tasks)
+    cols = (['run'] + [f'weights {names}, quarter {i}' for i in range(1, 5)]
+            + ['lowest w_min / w_max', f'task grad norms {names}, first → '
+               'last quarter', 'grad_norm, first → last quarter']
+            + metric_keys)
+    return ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+
+
+def run_metrics(work_dir: str, keys: List[str]) -> Dict[str, float]:
+    """The final metrics a run wrote to ``metrics.json`` (None where
+    missing)."""
+    path = osp.join(work_dir, 'metrics.json')
+    found = {}
+    if osp.exists(path):
+        with open(path) as f:
+            found = json.load(f).get('val', {}).get('metrics', {})
+    return {k: found.get(k) for k in keys}
+
+
 def load_rows(path: str) -> List[Dict[str, float]]:
     """The training rows of a trace file, or of a work dir's logged
     ``<timestamp>/vis_data/scalars.json`` (rows that log task weights; a
@@ -142,8 +210,23 @@ def load_rows(path: str) -> List[Dict[str, float]]:
     return [by_iter[i] for i in sorted(by_iter)]
 
 
+def print_table(work_dirs: List[str], metric_keys: List[str]) -> None:
+    """The Markdown table of these runs' work dirs."""
+    runs = [(path, load_rows(path)) for path in work_dirs]
+    tasks = sorted(k[len('weight.'):] for k in runs[0][1][0]
+                   if k.startswith('weight.'))
+    print('\n'.join(table_header(tasks, metric_keys)))
+    for path, rows in runs:
+        name = osp.relpath(path.rstrip('/'), osp.dirname(osp.dirname(
+            path.rstrip('/'))))
+        print(table_row(name, rows, run_metrics(path, metric_keys)))
+
+
 def main():
     args = parse_args()
+    if args.summary and args.table:
+        print_table(args.summary, args.metrics)
+        return
     if args.summary:
         for path in args.summary:
             if len(args.summary) > 1:
