@@ -99,6 +99,34 @@ def test_trains_baselines_and_balancers_then_resumes_without_rerunning(
     assert 'seeds [0] (baselines: seeds [0, 1])' in \
         (out / 'two_baseline_seeds.md').read_text()
 
+    # another folder (another Jacobian mode) against this one's baselines:
+    # none is trained there; its balancer run (written by hand) is compared
+    other = tmp_path / 'parameter_mode'
+    (other / 'runs').mkdir(parents=True)
+    record = json.loads((runs / 'EqualWeighting_seed0.json').read_text())
+    record['val']['metrics'].update({'coco/bbox_mAP': 0.45,
+                                     'seg/mIoU': 40.0})
+    (other / 'runs' / 'EqualWeighting_seed0.json').write_text(
+        json.dumps(record))
+    mode = ['--cfg-options', 'optim_wrapper.jacobian_mode=parameter']
+    table = main(argv[:1] + ['--out', str(other), '--seeds', '0',
+                             '--balancers', 'EqualWeighting',
+                             '--baselines-from', str(out), '--table-only']
+                 + mode)
+    assert capsys.readouterr().out.startswith(
+        '3 of 3 runs finished, 0 to train')
+    ew = next(r for r in table['rows'] if r['setting'] == 'EqualWeighting')
+    # baselines (0.5, 40): ((0.45 - 0.5) / 0.5 + 0) / 2 = -0.05
+    assert ew['delta_m'][0] == pytest.approx(-0.05)
+    assert f"baselines' runs from `{out}`" in (other / 'results.md'
+                                               ).read_text()
+    assert not (other / 'runs' / 'det-only_seed0.json').exists()
+    with pytest.raises(SystemExit, match=r'--baselines-from .*seg-only_seed'
+                       r'7\.json.*train them there first'):
+        main(argv[:1] + ['--out', str(other), '--seeds', '7',
+                         '--balancers', 'EqualWeighting',
+                         '--baselines-from', str(out)] + mode)
+
 
 def test_a_folder_keeps_the_cfg_options_of_its_runs(tmp_path):
     check = runpy.run_path(SCRIPT, run_name='not_main')['check_cfg_options']

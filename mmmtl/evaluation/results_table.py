@@ -64,11 +64,23 @@ class Setting:
                         self.train_args() + ['--cfg-options'] + options)
 
 
-def _runs(setting: Setting, args) -> List[dict]:
-    seeds = args.seeds
+def records_folder(setting: Setting, args) -> str:
+    """Where the setting's records are: ``args.out``, or for a baseline
+    ``args.baselines_from`` when given."""
+    if setting.is_baseline and getattr(args, 'baselines_from', None):
+        return args.baselines_from
+    return args.out
+
+
+def seeds_of(setting: Setting, args) -> List[int]:
     if setting.is_baseline and getattr(args, 'baseline_seeds', None):
-        seeds = args.baseline_seeds
-    paths = [setting.record_path(args.out, s) for s in seeds]
+        return list(args.baseline_seeds)
+    return list(args.seeds)
+
+
+def _runs(setting: Setting, args) -> List[dict]:
+    paths = [setting.record_path(records_folder(setting, args), s)
+             for s in seeds_of(setting, args)]
     return [load_run(p) for p in paths if osp.isfile(p)]
 
 
@@ -116,6 +128,7 @@ def build_table(settings: List[Setting], args) -> dict:
     return dict(config=args.config, seeds=list(args.seeds),
                 baseline_seeds=list(getattr(args, 'baseline_seeds', None)
                                     or args.seeds),
+                baselines_from=getattr(args, 'baselines_from', None),
                 cfg_options=list(args.cfg_options), rows=rows)
 
 
@@ -160,6 +173,8 @@ def write_table(table: dict, out: str, name: str = 'results') -> None:
     lines = [f"Config `{table['config']}`, seeds {table['seeds']}"
              + (f" (baselines: seeds {base_seeds})"
                 if base_seeds != table['seeds'] else '')
+             + (f" (baselines' runs from `{table['baselines_from']}`)"
+                if table.get('baselines_from') else '')
              + (f", `--cfg-options {' '.join(table['cfg_options'])}`"
                 if table['cfg_options'] else '') + '; mean ± std over seeds.',
              '', '| ' + ' | '.join(header) + ' |',

@@ -4,6 +4,8 @@
         [--balancers EqualWeighting UncertaintyWeighting 'NashMTL:jacobian_mode=parameter' ...]
         [--seeds 0 1 2] [--work-root work_dirs/results/NAME]
         [--cfg-options k=v ...] [--no-baselines] [--table-only]
+        [--baseline-seeds 0 1 2] [--baselines-from OTHER_DIR]
+        [--table-name NAME]
 
 Settings: one single-task baseline per task of CONFIG (``tools/train.py
 --tasks T``) and one multi-task run per balancer spec (``TYPE`` or
@@ -32,7 +34,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 from mmmtl.evaluation.results_table import (Setting, build_table,  # noqa
-                                            write_table)
+                                            records_folder, write_table)
 
 
 def parse_args(argv=None):
@@ -54,6 +56,12 @@ def parse_args(argv=None):
                    help='seeds of the baselines that delta-m compares '
                    'with (default: --seeds), e.g. one seed per balancer '
                    'against the mean of three baseline seeds')
+    p.add_argument('--baselines-from', metavar='DIR',
+                   help="read the baselines' finished runs from another "
+                   "--out folder instead of training them here, e.g. "
+                   "parameter-mode runs against the baselines of the "
+                   "default folder (single-task runs have no Jacobian "
+                   "mode); none is trained, a missing one is an error")
     p.add_argument('--table-name', default='results',
                    help='file name (no suffix) of the table under --out, '
                    'e.g. for a table of other seeds or balancers beside '
@@ -142,7 +150,13 @@ def main(argv=None):
             for s in settings
             if seed in (base_seeds if s.is_baseline else args.seeds)]
     todo = [(s, seed) for s, seed in runs
-            if not osp.isfile(s.record_path(args.out, seed))]
+            if not osp.isfile(s.record_path(records_folder(s, args), seed))]
+    if args.baselines_from:
+        missing = [s.record_path(args.baselines_from, seed)
+                   for s, seed in todo if s.is_baseline]
+        if missing:
+            sys.exit(f'error: --baselines-from {args.baselines_from}: no '
+                     f'finished run {missing}; train them there first')
     print(f'{len(runs) - len(todo)} of {len(runs)} runs finished, '
           f'{0 if args.table_only else len(todo)} to train', flush=True)
     started = time.time()
