@@ -143,6 +143,29 @@ def test_imtl_l_gradients_are_torchjds():
     torch.testing.assert_close(total.float(), ref(losses).float())
 
 
+def test_imtl_l_is_uncertainty_weighting_with_the_sign_of_s_flipped():
+    # same objective from the same start: the same weights, the same
+    # gradient for the model, mirrored gradients for s, at every step
+    imtl, uw = b('IMTLL', num_tasks=2), b('UncertaintyWeighting',
+                                         num_tasks=2)
+    imtl_opt = torch.optim.Adam(imtl.parameters(), lr=0.1)
+    uw_opt = torch.optim.Adam(uw.parameters(), lr=0.1)
+    theta = torch.tensor([0.3, -0.7], requires_grad=True)
+    for _ in range(5):
+        totals = []
+        for bal, opt in ((imtl, imtl_opt), (uw, uw_opt)):
+            opt.zero_grad()
+            losses = toy_losses(theta)[:2]
+            total = (bal(losses.detach()) * losses).sum() + bal.regularizer()
+            theta.grad = None
+            total.backward()
+            totals.append((total.detach().float(), theta.grad.float()))
+            opt.step()
+        torch.testing.assert_close(totals[0], totals[1])
+        torch.testing.assert_close(imtl.scalarizer.log_scale.detach().float(),
+                                   -uw.log_vars.detach().float())
+
+
 def test_imtl_l_scales_settle_where_every_scaled_loss_is_one():
     bal = b('IMTLL', num_tasks=2)
     opt = torch.optim.SGD(bal.parameters(), lr=0.2)

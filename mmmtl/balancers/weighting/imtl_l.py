@@ -28,9 +28,11 @@ class IMTLL(ScalarizerWeighting):
     (MultiTaskOptimWrapperConstructor adds it) through
     :meth:`regularizer`. torchjd's ``torchjd.scalarization.IMTLL`` holds
     :math:`s` and computes :math:`S` (see :class:`ScalarizerWeighting`). It
-    is uncertainty weighting with :math:`s = -\log\sigma^2` and twice the
-    objective; the paper pairs it with IMTL-G (:class:`IMTLG`) for the
-    shared parameters.
+    is :class:`UncertaintyWeighting` (:math:`\sum_t e^{-u_t} L_t + u_t`)
+    with :math:`u = -s`: the same objective from the same start, so the
+    two train the same model (on the hard preset their metrics agree to
+    the last logged digit); the paper pairs it with IMTL-G
+    (:class:`IMTLG`) for the shared parameters.
 
     Partial labels are not supported (every task's :math:`s_t` is in the
     objective; an absent task's term would push its :math:`s_t` up): such
