@@ -123,6 +123,31 @@ def test_classification_task_output(tiny_data_root, tmp_path):
     assert weather['score'] == max(weather['scores'])
 
 
+def test_depth_task_output_files_and_drawing(tiny_data_root, tmp_path):
+    cfg = config_for_tests(tiny_data_root)
+    cfg.model.tasks.depth = dict(
+        type='DepthEstimationTask', max_depth=20.0, head=dict(
+            type='FPNHead', in_channels=[64] * 4, in_index=[0, 1, 2, 3],
+            feature_strides=[8, 16, 32, 64], channels=16,
+            dropout_ratio=0.0, align_corners=False))
+    config_file, checkpoint = write_config_and_checkpoint(cfg, str(tmp_path))
+    inferencer = MultiTaskInferencer(config_file, checkpoint, device='cpu')
+    image = build_test_dataset(cfg)[0]['data_samples'].img_path
+    height, width = cv2.imread(image).shape[:2]
+    out = inferencer(image, out_dir=str(tmp_path / 'out'), return_vis=True)
+    depth = out['predictions'][0]['depth']['depth']
+    assert depth.shape == (height, width) and depth.dtype == np.float32
+    assert ((depth > 0) & (depth < 20.0)).all()
+    name = osp.splitext(osp.basename(image))[0]
+    saved = json.load(open(tmp_path / 'out' / 'preds' / f'{name}.json'))
+    np.testing.assert_array_equal(np.load(saved['depth']['depth_path']),
+                                  depth)
+    # the drawing: the image with its overlays, the depth map below
+    drawn = out['visualization'][0]
+    assert drawn.shape[0] / drawn.shape[1] == pytest.approx(
+        2 * height / width, rel=0.02)
+
+
 def test_demo_writes_vis_json_and_png(demo_model, expected, tmp_path):
     paths, samples = expected
     images = tmp_path / 'images'

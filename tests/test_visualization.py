@@ -68,3 +68,35 @@ def test_small_images_are_enlarged_and_sizes_follow_the_image():
     assert vis.render_scale(large) == 1
     assert vis._font_size(large) > 2 * vis._font_size(small.repeat(4, 0))
     assert vis._line_width(large) > vis._line_width(small)
+
+
+def test_depth_maps_are_drawn_below_on_one_scale():
+    vis = MultiTaskVisualizer(min_render_size=0)
+    vis.dataset_meta = META
+    size = 32
+    sample = sample_of(size, [4, 4, 12, 12])
+    gt = torch.full((1, size, size), 2.0)
+    gt[:, :, size // 2:] = 10.0                    # right half far
+    gt[:, :4, :] = 0.0                             # unknown: black
+    sample.gt_depth_map = PixelData(data=gt)
+    sample.pred_depth_map = PixelData(data=torch.full((1, size, size), 6.0))
+    vis.add_datasample('x', np.full((size, size, 3), 128, np.uint8),
+                       sample, draw_gt=True, draw_pred=True)
+    drawn = vis.get_image()
+    assert drawn.shape == (2 * size, 2 * size, 3)
+    gt_depth, pred_depth = drawn[size:, :size], drawn[size:, size:]
+    assert (gt_depth[:4] == 0).all()
+    near, far = gt_depth[10, 2].astype(int), gt_depth[10, -2].astype(int)
+    # inferno: 2 m (the range's low end) dark, 10 m (its high end) bright
+    assert near.sum() < 60 < 600 < far.sum(), (near, far)
+    # the prediction (6 m, mid-range) on the same scale: between the two
+    mid = pred_depth[10, 10].astype(int).sum()
+    assert near.sum() < mid < far.sum()
+    # without a ground-truth map the panels keep one height: the gt panel
+    # is padded black below
+    del sample.gt_depth_map
+    vis.add_datasample('y', np.full((size, size, 3), 128, np.uint8),
+                       sample, draw_gt=True, draw_pred=True)
+    drawn = vis.get_image()
+    assert drawn.shape == (2 * size, 2 * size, 3)
+    assert (drawn[size:, :size] == 0).all()

@@ -66,11 +66,14 @@ class MultiTaskInferencer(DetInferencer):
       image's size; ``seg_classes`` and ``seg_palette`` (RGB) to read it;
     * ``<task name>``: each other task's prediction, e.g. for an
       :class:`ImageClassificationTask` ``{'label', 'label_name', 'score',
-      'scores'}``.
+      'scores'}``, for a :class:`DepthEstimationTask` ``{'depth'}`` (an
+      (H, W) float32 ``np.ndarray`` in metres at the input image's size).
 
     With ``out_dir`` it writes ``out_dir/preds/<name>.json`` (the dict,
     with ``sem_seg_path`` for the array), ``out_dir/preds/<name>.png``
-    (single-channel label ids at the input size) and
+    (single-channel label ids at the input size), each other task's arrays
+    as ``out_dir/preds/<name>.<task>.<key>.npy`` (``<key>_path`` in the
+    JSON; e.g. ``<name>.depth.depth.npy``) and
     ``out_dir/vis/<name>.jpg`` (the drawn image: boxes with score >
     ``pred_score_thr`` over the segmentation overlay); ``<name>`` is the
     image file's name without extension, or a running number for arrays.

@@ -1,5 +1,6 @@
-"""Draw the semantic map under the boxes, each with its own classes and palette."""
-from typing import List, Optional, Sequence
+"""Draw the semantic map under the boxes, each with its own classes and
+palette, and a depth map below."""
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import mmcv
@@ -40,6 +41,10 @@ class MultiTaskVisualizer(DetLocalVisualizer):
       not specks.
     * A segment is named at the centre of its largest piece when that
       piece covers at least ``seg_label_min_area`` of the image.
+    * A depth map (``gt_depth_map``, ``pred_depth_map``) is drawn below
+      its panel in the inferno colour map (near: dark, far: bright), the
+      ground truth and the prediction on one scale (the range of the
+      known depths of both), pixels of unknown depth (0) black.
 
     Without a ``seg_palette`` (or ``palette``) a fixed palette is made from
     the class count.
@@ -199,6 +204,32 @@ class MultiTaskVisualizer(DetLocalVisualizer):
             image = self._draw_instances(image, instances)
         return image
 
+    @staticmethod
+    def _depth_range(sample) -> Optional[Tuple[float, float]]:
+        """The known depths' (> 0, finite) range over both maps."""
+        known = []
+        for prefix in ('gt', 'pred'):
+            if f'{prefix}_depth_map' in sample:
+                depth = depth_array(sample.get(f'{prefix}_depth_map'))
+                known.append(depth[np.isfinite(depth) & (depth > 0)])
+        known = np.concatenate(known) if known else np.zeros(0)
+        if not known.size:
+            return None
+        return float(known.min()), float(known.max())
+
+    @staticmethod
+    def _draw_depth(depth: np.ndarray, depth_range: Tuple[float, float],
+                    size: Tuple[int, int]) -> np.ndarray:
+        """``depth`` coloured on ``depth_range`` (RGB), at ``size`` (w, h)."""
+        lo, hi = depth_range
+        known = np.isfinite(depth) & (depth > 0)
+        scaled = np.clip((depth - lo) / max(hi - lo, 1e-12), 0, 1)
+        scaled = np.where(known, scaled, 0)
+        colored = cv2.applyColorMap((scaled * 255).astype(np.uint8),
+                                    cv2.COLORMAP_INFERNO)[..., ::-1]
+        colored = np.where(known[..., None], colored, 0).astype(np.uint8)
+        return cv2.resize(colored, size, interpolation=cv2.INTER_NEAREST)
+
     def add_datasample(self, name: str, image: np.ndarray,
                        data_sample=None, draw_gt: bool = True,
                        draw_pred: bool = True, show: bool = False,
@@ -210,11 +241,20 @@ class MultiTaskVisualizer(DetLocalVisualizer):
         panels = []
         if data_sample is not None:
             data_sample = data_sample.cpu()
+            depth_range = self._depth_range(data_sample)
             for prefix, wanted in (('gt', draw_gt), ('pred', draw_pred)):
-                if wanted:
-                    panels.append(self._draw_prediction_or_gt(
-                        image, data_sample, prefix, pred_score_thr))
-        drawn = np.concatenate(panels, axis=1) if panels else image
+                if not wanted:
+                    continue
+                panel = self._draw_prediction_or_gt(
+                    image, data_sample, prefix, pred_score_thr)
+                key = f'{prefix}_depth_map'
+                if key in data_sample and depth_range is not None:
+                    depth = self._draw_depth(
+                        depth_array(data_sample.get(key)), depth_range,
+                        panel.shape[1::-1])
+                    panel = np.concatenate([panel, depth], axis=0)
+                panels.append(panel)
+        drawn = side_by_side(panels) if panels else image
         self.set_image(drawn)
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)
@@ -222,3 +262,20 @@ class MultiTaskVisualizer(DetLocalVisualizer):
             mmcv.imwrite(drawn[..., ::-1], out_file)
         else:
             self.add_image(name, drawn, step)
+
+
+def depth_array(depth_map: PixelData) -> np.ndarray:
+    """The (H, W) float depth of a ``*_depth_map`` ``PixelData``."""
+    data = depth_map.data
+    data = data.cpu().numpy() if isinstance(data, torch.Tensor) else data
+    data = np.asarray(data, dtype=np.float32)
+    return data[0] if data.ndim == 3 else data
+
+
+def side_by_side(panels: List[np.ndarray]) -> np.ndarray:
+    """Panels left to right, the shorter ones padded black at the bottom
+    (a panel with a depth map below is taller)."""
+    height = max(p.shape[0] for p in panels)
+    return np.concatenate(
+        [np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)))
+         for p in panels], axis=1)

@@ -1,7 +1,7 @@
 """Monocular depth estimation with an mmseg decode head on the shared
 features."""
 import warnings
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -120,6 +120,14 @@ class DepthEstimationTask(BaseTask):
                                       mode='bilinear',
                                       align_corners=self.head.align_corners)
             sample.pred_depth_map = PixelData(data=depth[0])
+
+    def prediction_dict(self, data_sample: DetDataSample) -> Optional[dict]:
+        """``depth``: the (H, W) float32 depth map in metres at the
+        original image size (None without a prediction)."""
+        if 'pred_depth_map' not in data_sample:
+            return None
+        depth = data_sample.pred_depth_map.data.detach().float().cpu()
+        return dict(depth=depth.reshape(depth.shape[-2:]).numpy())
 
     def forward(self, feats: Features) -> Tensor:
         return self.head(self.task_features(feats))
