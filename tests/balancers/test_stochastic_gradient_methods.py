@@ -98,7 +98,7 @@ def test_excess_mtl_first_steps_by_hand():
 def test_moco_follows_the_papers_rule(normalize):
     beta, gamma, rho = 0.5, 0.1, 0.05
     ours = b('MoCo', beta=beta, gamma=gamma, rho=rho,
-             normalize_grads=normalize, num_tasks=3)
+             normalize_grads=normalize, step_scale='paper', num_tasks=3)
     y = torch.zeros(3, 12, dtype=F64)
     lam = torch.full((3, ), 1 / 3, dtype=F64)
     for k, (losses, J) in enumerate(jacobians(4), start=1):
@@ -114,3 +114,24 @@ def test_moco_follows_the_papers_rule(normalize):
         torch.testing.assert_close(weights, lam)
         torch.testing.assert_close(update, lam @ y)
     assert ours.jacobian_mode == 'parameter'
+
+
+def test_moco_relative_step_is_the_papers_on_the_normalised_gramian():
+    # step_scale='relative': the lambda step of the paper's rule on
+    # Y Y^T / s, s its mean diagonal; the weights on c J equal those on J
+    # for c from 1e-4 to 1e3, the update scales by c
+    beta, gamma = 0.5, 0.1
+    y = torch.zeros(3, 12, dtype=F64)
+    lam = torch.full((3, ), 1 / 3, dtype=F64)
+    runs = {c: b('MoCo', num_tasks=3) for c in (1.0, 1e-4, 1e3)}
+    for k, (losses, J) in enumerate(jacobians(4), start=1):
+        y = y - beta / k**0.5 * (y - J)
+        gram = y @ y.T
+        lam = simplex_projection(lam - gamma / k**0.5 * gram /
+                                 gram.diagonal().mean() @ lam)
+        for c, bal in runs.items():
+            weights, update = bal.weights_and_update(losses, c * J)
+            torch.testing.assert_close(weights, lam)
+            torch.testing.assert_close(update, c * (lam @ y))
+    with pytest.raises(ValueError, match="MoCo: step_scale"):
+        b('MoCo', step_scale='absolute')

@@ -38,6 +38,17 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
     :math:`\lambda` and :math:`k` are state (saved in checkpoints); the
     logged task weights (``weight.<task>``) are :math:`\lambda`.
 
+    **Scale.** :math:`\gamma` multiplies :math:`Y Y^\top`, whose scale is
+    that of the gradients squared: with gradients of norm 0.02 to 0.2 (the
+    demo) :math:`\lambda` never leaves :math:`\frac1T\mathbf 1`, with
+    norms of 25 (the hard preset) the first steps throw it onto a vertex.
+    ``step_scale='relative'`` (default, as :class:`MoDo`) takes the step
+    on :math:`Y Y^\top / s` (:math:`s` its mean diagonal), so that
+    :math:`\lambda` moves alike whatever the gradients' scale (the
+    weights on :math:`cY` are those on :math:`Y`); ``'paper'`` on
+    :math:`Y Y^\top` itself. Both move :math:`\lambda` towards MGDA's
+    weights on the tracked gradients.
+
     The average lives in the coordinates of the Jacobian; the paper tracks
     the gradients of the shared parameters, so this class forces the optim
     wrapper's parameter mode (``jacobian_mode = 'parameter'``).
@@ -49,6 +60,7 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
         gamma_sigma (float): :math:`\sigma_\gamma`. Default 0.5.
         rho (float): :math:`\rho \ge 0`. Default 0.
         normalize_grads (bool): See above. Default False.
+        step_scale (str): ``'relative'`` or ``'paper'`` (see above).
         num_tasks (int, optional): Number of tasks.
 
     (Defaults: LibMTL's.)
@@ -61,8 +73,13 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
     def __init__(self, beta: float = 0.5, beta_sigma: float = 0.5,
                  gamma: float = 0.1, gamma_sigma: float = 0.5,
                  rho: float = 0.0, normalize_grads: bool = False,
+                 step_scale: str = 'relative',
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
+        if step_scale not in ('relative', 'paper'):
+            raise ValueError(f"MoCo: step_scale must be 'relative' or "
+                             f"'paper', got {step_scale!r}")
+        self.step_scale = step_scale
         if not 0 < beta <= 1 or gamma <= 0 or rho < 0:
             raise ValueError(f'MoCo: need 0 < beta <= 1, gamma > 0 and rho '
                              f'>= 0, got beta={beta}, gamma={gamma}, '
@@ -83,5 +100,9 @@ class MoCo(GradientAverage, HoldsTorchJD, JacobianAggregator):
             jacobian = jacobian * scale.unsqueeze(1)
         y.lerp_(jacobian, self.beta / k**self.beta_sigma)
         self.weighting.gamma = self.gamma / k**self.gamma_sigma
-        lambd = self.weighting((y @ y.T).double()).to(y)
+        gramian = (y @ y.T).double()
+        scale = gramian.diagonal().mean()
+        if self.step_scale == 'relative' and scale > 0:
+            gramian = gramian / scale
+        lambd = self.weighting(gramian).to(y)
         return lambd, lambd @ y
