@@ -38,8 +38,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 
 import torch  # noqa: E402
 
+#: Gramian methods; SDMGrad, MoDo and CR-MOGM keep state between steps,
+#: so theirs are the weights of a fresh balancer's first step
 METHODS = ['MGDA', 'IMTLG', 'PCGrad', 'GradVac', 'CAGrad', 'AlignedMTL',
-           'UPGrad', 'DualProj', 'ConFIG', 'FairGrad', 'NashMTL']
+           'UPGrad', 'DualProj', 'ConFIG', 'FairGrad', 'NashMTL', 'SDMGrad',
+           'MoDo', 'CRMOGM']
 SCALES = [1e-8, 1e-6, 1e-4, 1e-2, 1e2, 1e4]
 
 
