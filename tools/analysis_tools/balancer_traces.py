@@ -217,8 +217,9 @@ def print_table(work_dirs: List[str], metric_keys: List[str]) -> None:
                    if k.startswith('weight.'))
     print('\n'.join(table_header(tasks, metric_keys)))
     for path, rows in runs:
-        name = osp.relpath(path.rstrip('/'), osp.dirname(osp.dirname(
-            path.rstrip('/'))))
+        # e.g. demo-parameter/NashMTL/seed0: results folder, setting, seed
+        path = osp.abspath(path)
+        name = '/'.join(path.split(osp.sep)[-3:])
         print(table_row(name, rows, run_metrics(path, metric_keys)))
 
 
