@@ -72,7 +72,8 @@ def test_cr_mogm_smooths_the_wrapped_weights():
 
 
 def test_excess_mtl_equals_torchjds_aggregator():
-    ours, ref = b('ExcessMTL', num_tasks=3), tjd.ExcessMTL()
+    ours, ref = b('ExcessMTL', n_warmup_steps=0, num_tasks=3), \
+        tjd.ExcessMTL()
     for losses, J in jacobians(4):
         torch.testing.assert_close(ours(losses, J), ref(J))
     assert ours.jacobian_mode == 'parameter'
@@ -84,7 +85,7 @@ def test_excess_mtl_first_steps_by_hand():
     # E) = softmax(2, 1); step 2 (same J): S = 2 J^2, E = |g_t| / sqrt 2,
     # relative to the baseline 1/sqrt 2 each: w = softmax(log w + 1/sqrt2)
     J = torch.diag(torch.tensor([2.0, 1.0], dtype=F64))
-    bal = b('ExcessMTL', num_tasks=2)
+    bal = b('ExcessMTL', n_warmup_steps=0, num_tasks=2)
     w1 = torch.softmax(torch.tensor([2.0, 1.0], dtype=F64), 0)
     torch.testing.assert_close(bal(torch.ones(2, dtype=F64), J), w1 @ J,
                                rtol=1e-6, atol=0)
@@ -135,3 +136,25 @@ def test_moco_relative_step_is_the_papers_on_the_normalised_gramian():
             torch.testing.assert_close(update, c * (lam @ y))
     with pytest.raises(ValueError, match="MoCo: step_scale"):
         b('MoCo', step_scale='absolute')
+
+
+def test_excess_mtl_default_first_step_sets_the_baseline_whatever_the_scale():
+    # default n_warmup_steps=1: 1/T on the first step, then exponents that
+    # are ratios to its excess risks: the same weights on c J for c from
+    # 1 to 1e4 (at 1e-2 torchjd's 1e-7 under the square root of the squared
+    # gradients shifts them by 0.3 % on these; a raw first step
+    # (n_warmup_steps=0) drives a weight to exactly 0 on large gradients)
+    runs = {c: b('ExcessMTL', num_tasks=3) for c in (1.0, 1e2, 1e4)}
+    for step, (losses, J) in enumerate(jacobians(4)):
+        got = {c: bal.weights_and_update(losses, c * J)[0]
+               for c, bal in runs.items()}
+        if step == 0:
+            torch.testing.assert_close(got[1.0], torch.full((3, ), 1 / 3,
+                                                            dtype=F64))
+        for c in (1e2, 1e4):
+            torch.testing.assert_close(got[c], got[1.0], rtol=1e-4, atol=0)
+        assert (got[1.0] > 0.05).all(), got[1.0]
+    raw = b('ExcessMTL', n_warmup_steps=0, num_tasks=3)
+    for losses, J in jacobians(3):
+        weights = raw.weights_and_update(losses, 1e4 * J)[0]
+    assert (weights == 0).any(), weights

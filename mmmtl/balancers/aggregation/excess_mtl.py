@@ -43,8 +43,15 @@ class ExcessMTL(HoldsTorchJD, JacobianAggregator):
     Args:
         robust_step_size (float): :math:`\eta > 0`. Default 1.0.
         n_warmup_steps (int): Steps with uniform weights that set the
-            baseline. Default 0 (the first step's excess risks, as the
-            authors' code; the paper's appendix C.1 warms up 3 epochs).
+            baseline (the paper's appendix C.1 warms up 3 epochs). Default
+            1: the first step keeps :math:`\frac1T` and its excess risks
+            are the baseline, so every exponent is a ratio, whatever the
+            gradients' scale. 0 is the authors' code: the first step's
+            exponent is the raw :math:`\hat E` (about :math:`\|g_t\|_1`
+            then), which grows with the gradients and the parameter
+            count; on the demo (800k shared parameters, parameter mode) it
+            put detection's weight at exactly 0 from the first step, and a
+            0 never recovers (the update works on :math:`\log w`).
         num_tasks (int, optional): Number of tasks.
     """
 
@@ -53,7 +60,7 @@ class ExcessMTL(HoldsTorchJD, JacobianAggregator):
     torchjd_state = EXCESS_MTL_STATE
 
     def __init__(self, robust_step_size: float = 1.0,
-                 n_warmup_steps: int = 0,
+                 n_warmup_steps: int = 1,
                  num_tasks: Optional[int] = None) -> None:
         super().__init__(num_tasks=num_tasks)
         self._build(lambda: ExcessMTLWeighting(robust_step_size,
