@@ -76,3 +76,10 @@ def test_table_row_of_a_run_by_quarters(tmp_path):
                    '0.6123 | 88.5 | - |')
     header = tool.table_header(['det', 'seg'], ['coco/bbox_mAP'])
     assert header[0].count('|') == row.count('|') - 2
+
+
+def test_table_of_a_run_without_logged_weights_names_it(tmp_path):
+    _write_scalars(tmp_path / 'run' / '20250101_000000' / 'vis_data',
+                   [{'seg/mIoU': 40.0, 'step': 100}])
+    with pytest.raises(SystemExit, match='no logged task weights.*run'):
+        tool.print_table([str(tmp_path / 'run')], ['seg/mIoU'])

@@ -213,6 +213,10 @@ def load_rows(path: str) -> List[Dict[str, float]]:
 def print_table(work_dirs: List[str], metric_keys: List[str]) -> None:
     """The Markdown table of these runs' work dirs."""
     runs = [(path, load_rows(path)) for path in work_dirs]
+    empty = [path for path, rows in runs if not rows]
+    if empty:
+        sys.exit(f'error: no logged task weights in {empty} (did the runs '
+                 'log a training iteration?)')
     tasks = sorted(k[len('weight.'):] for k in runs[0][1][0]
                    if k.startswith('weight.'))
     print('\n'.join(table_header(tasks, metric_keys)))
@@ -225,6 +229,9 @@ def print_table(work_dirs: List[str], metric_keys: List[str]) -> None:
 
 def main():
     args = parse_args()
+    if args.table and not args.summary:
+        sys.exit('error: --table needs --summary WORK_DIR [...] (the runs '
+                 'to tabulate)')
     if args.summary and args.table:
         print_table(args.summary, args.metrics)
         return
